@@ -1,0 +1,34 @@
+# rviewer: two commands for a newcomer on a fresh Debian/Ubuntu machine.
+#   make run   installs what is missing, builds, starts the daemon on 127.0.0.1:23300
+#   make test  installs what is missing, builds, runs the whole test suite
+#   make bench installs what is missing, runs the benchmarks (see Benchmarks/)
+SWIFT ?= swift
+CONFIG ?= config/rviewer.json
+ARGS ?=
+
+.PHONY: run test bench build setup-build setup-test setup-bench clean
+
+setup-build:
+	@scripts/setup.sh build
+
+setup-test:
+	@scripts/setup.sh test
+
+setup-bench:
+	@scripts/setup.sh bench
+
+build: setup-build
+	$(SWIFT) build -c release --product rviewer
+
+run: build
+	$(SWIFT) run -c release --skip-build rviewer serve --config $(CONFIG) $(ARGS)
+
+test: setup-test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+bench: setup-bench build
+	Benchmarks/api_wrk.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Modules mirror the architecture and point down:
+//   rviewer (executable: wiring, config) -> RemoteAPI -> HTTP1 -> Reactor -> CSystem
+//   C shims: CSystem (epoll & co.), CLLHTTP (llhttp), CLibSSH2 (libssh2).
+let package = Package(
+    name: "rviewer",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rviewer", targets: ["rviewer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "CSystem"),
+        .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
+                       providers: [.apt(["libllhttp-dev"])]),
+        .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
+                       providers: [.apt(["libssh2-1-dev"])]),
+        .target(name: "Reactor", dependencies: ["CSystem"]),
+        .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CSystem"]),
+        .target(name: "RemoteAPI", dependencies: ["HTTP1"]),
+        .executableTarget(name: "rviewer", dependencies: [
+            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["rviewer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,238 @@
+import Reactor
+
+/// Answers requests. The HTTP layer knows nothing about what is served.
+public protocol HTTPResponder: AnyObject {
+    /// Answers `request` by calling `reply` exactly once, now or later, on the loop thread.
+    func respond(to request: HTTPRequest, reply: @escaping (HTTPResponse) -> Void)
+    /// The response for a request the HTTP layer itself refused (400, 413, 431).
+    func errorResponse(for error: HTTPParseError) -> HTTPResponse
+}
+
+/// The driver of one HTTP connection: owns the fd, the parser, the output queue and
+/// the timer, performs what `HTTPConnectionStateMachine` decides, holds no policy.
+final class HTTPConnection: IOHandler {
+    /// Reads per readable event before yielding to other fds (libuv's stream read loop
+    /// stops after 32; a few 64 KiB reads already cover any JSON request).
+    static let readsPerEvent = 4
+
+    let fd: Int32
+    private var token: Token?
+    private unowned let server: HTTPServer
+    private let parser: HTTPParser
+    private var machine = HTTPConnectionStateMachine()
+    private var output = ByteQueue()
+    /// Input parsed only up to a request boundary, kept until that request is answered.
+    private var input: [UInt8] = []
+    private var inputOffset = 0
+    private var processing = false
+    private var pausedForOutput = false
+    private var keepAliveRequested = true
+    private lazy var timer = server.loop.makeTimer { [unowned self] in
+        self.perform(self.machine.onTimeout())
+    }
+
+    init(fd: Int32, server: HTTPServer) {
+        self.fd = fd
+        self.server = server
+        parser = HTTPParser(limits: server.limits)
+    }
+
+    var state: HTTPConnectionStateMachine.State { machine.state }
+
+    func start() {
+        token = server.loop.register(fd: fd, interest: .read, handler: self)
+        // The first request, like every later one, must arrive within the request timeout.
+        server.loop.arm(timer, after: .milliseconds(server.limits.requestTimeoutMs))
+    }
+
+    func beginShutdown() { perform(machine.onShutdown()) }
+
+    func forceClose() {
+        machine.onClosed()
+        perform(.close)
+    }
+
+    // MARK: events
+
+    func handleIO(_ events: IOEvents) {
+        if events.readable {
+            onReadable()
+        } else if events.hangup, machine.state != .closed {
+            // Reads are paused (a request is being answered): the peer went away or half-closed.
+            perform(machine.onPeerEOF())
+        }
+        if events.writable, machine.state != .closed { flush() }
+    }
+
+    private func onReadable() {
+        reads: for _ in 0..<Self.readsPerEvent {
+            guard wantsInput else { break }
+            let buffer = server.readBuffer
+            switch Socket.read(fd, into: buffer) {
+            case .bytes(let n):
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                if machine.state == .lingering { continue }   // discard
+                if input.isEmpty {
+                    let used = parse(bytes)
+                    if used < n { input.append(contentsOf: bytes[used...]) }
+                } else {
+                    input.append(contentsOf: bytes)
+                    parseBuffered()
+                }
+            case .wouldBlock:
+                break reads
+            case .eof:
+                perform(machine.onPeerEOF())
+            case .error:
+                perform(machine.onSocketError())
+            }
+        }
+        flush()
+    }
+
+    private var wantsInput: Bool {
+        switch machine.state {
+        case .idle, .reading: return !pausedForOutput && inputOffset == input.count
+        case .lingering: return true
+        case .handling, .closing, .closed: return false
+        }
+    }
+
+    /// Feeds `bytes` to the parser until they run out or a request must wait;
+    /// returns how many were used.
+    private func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
+        processing = true
+        defer { processing = false }
+        var offset = 0
+        while offset < bytes.count, !pausedForOutput {
+            switch machine.state {
+            case .idle: perform(machine.onRequestStarted())
+            case .reading: break
+            case .handling, .closing, .lingering, .closed: return offset
+            }
+            switch parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            case .needMore:
+                return bytes.count
+            case .request(let consumed):
+                offset += consumed
+                perform(machine.onRequestComplete())
+            case .failed(let error):
+                perform(machine.onParseError(error))
+                return bytes.count
+            }
+        }
+        return offset
+    }
+
+    private func parseBuffered() {
+        let used = input.withUnsafeBytes { parse(UnsafeRawBufferPointer(rebasing: $0[inputOffset...])) }
+        inputOffset += used
+        if inputOffset == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+            inputOffset = 0
+        }
+    }
+
+    private func dispatch() {
+        let request = parser.takeRequest()
+        keepAliveRequested = request.keepAlive
+        server.requestsServed += 1
+        server.responder.respond(to: request) { [weak self] response in
+            self?.complete(response)
+        }
+    }
+
+    private func complete(_ response: HTTPResponse) {
+        let action = machine.onResponse(keepAlive: keepAliveRequested)
+        guard action != .none else { return }
+        output.appending { response.serialize(keepAlive: action == .writeAndContinue, into: &$0) }
+        if output.count >= server.limits.outputHighWatermark { pausedForOutput = true }
+        perform(action)
+    }
+
+    // MARK: actions
+
+    private func perform(_ action: HTTPConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .arm(let kind):
+            let ms: Int
+            switch kind {
+            case .idle: ms = server.limits.idleTimeoutMs
+            case .request: ms = server.limits.requestTimeoutMs
+            case .linger: ms = server.limits.lingerTimeoutMs
+            }
+            server.loop.arm(timer, after: .milliseconds(ms))
+        case .dispatch:
+            server.loop.disarm(timer)
+            updateInterest()
+            dispatch()
+        case .writeAndContinue:
+            if !processing {
+                flush()
+                resumeInput()
+            }
+        case .writeAndClose:
+            // The timer now bounds how long the peer may take to read the response.
+            server.loop.arm(timer, after: .milliseconds(server.limits.requestTimeoutMs))
+            if !processing { flush() }
+        case .failAndClose(let error):
+            output.appending { server.responder.errorResponse(for: error).serialize(keepAlive: false, into: &$0) }
+            server.loop.arm(timer, after: .milliseconds(server.limits.requestTimeoutMs))
+            if !processing { flush() }
+        case .linger:
+            Socket.shutdownWrite(fd)
+            server.loop.arm(timer, after: .milliseconds(server.limits.lingerTimeoutMs))
+            updateInterest()
+        case .close:
+            close()
+        }
+    }
+
+    /// Parses input that waited for a response, once the response is queued.
+    private func resumeInput() {
+        guard inputOffset < input.count, !pausedForOutput else {
+            updateInterest()
+            return
+        }
+        parseBuffered()
+        flush()
+    }
+
+    private func flush() {
+        guard machine.state != .closed else { return }
+        if !output.isEmpty {
+            switch output.flush(to: fd) {
+            case .bytes, .wouldBlock: break
+            case .eof, .error:
+                perform(machine.onSocketError())
+                return
+            }
+        }
+        if pausedForOutput && output.count <= server.limits.outputLowWatermark {
+            pausedForOutput = false
+            if !processing { resumeInput() }
+        }
+        if output.isEmpty { perform(machine.onOutputDrained()) }
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        guard let token, machine.state != .closed else { return }
+        var interest: Interest = []
+        if wantsInput { interest.insert(.read) }
+        if !output.isEmpty { interest.insert(.write) }
+        server.loop.setInterest(token, interest)
+    }
+
+    private func close() {
+        guard let token else { return }
+        machine.onClosed()
+        server.loop.unregister(token)
+        self.token = nil
+        server.loop.disarm(timer)
+        Socket.close(fd)
+        server.connectionClosed(self)
+    }
+}

@@ -1,0 +1,61 @@
+/// What the daemon reports about itself on `GET /api/health`.
+public struct DaemonInfo: Sendable {
+    public let version: String
+    /// Library versions linked in, e.g. ["libssh2": "1.10.0"].
+    public let libraries: [(String, String)]
+    public let startedAt: String
+    /// Monotonic nanoseconds at start, for the uptime.
+    public let startedMonotonic: UInt64
+
+    public init(version: String, libraries: [(String, String)], startedAt: String, startedMonotonic: UInt64) {
+        self.version = version
+        self.libraries = libraries
+        self.startedAt = startedAt
+        self.startedMonotonic = startedMonotonic
+    }
+}
+
+/// One entry of `GET /api/remote/connections`, in the spec's shape.
+public struct ConnectionSummary: Sendable {
+    public let connectionID: String
+    public let host: String
+    public let status: String
+    /// `{status, url}` of the connection's viewer; nil (JSON null) without one.
+    public let viewer: (status: String, url: String)?
+
+    public init(connectionID: String, host: String, status: String, viewer: (status: String, url: String)?) {
+        self.connectionID = connectionID
+        self.host = host
+        self.status = status
+        self.viewer = viewer
+    }
+
+    var json: JSON {
+        .object([
+            ("connection_id", .string(connectionID)),
+            ("host", .string(host)),
+            ("status", .string(status)),
+            ("viewer", viewer.map { JSON.object([("status", .string($0.status)), ("url", .string($0.url))]) } ?? .null),
+        ])
+    }
+}
+
+extension RemoteAPI {
+    /// `GET /api/health` (the daemon itself) and `GET /api/remote/connections`.
+    public func addDaemonEndpoints(info: DaemonInfo, now: @escaping () -> UInt64,
+                                   connections: @escaping () -> [ConnectionSummary]) {
+        add("GET", "/api/health") { call in
+            call.succeed([
+                ("status", .string("ok")),
+                ("version", .string(info.version)),
+                ("started_at", .string(info.startedAt)),
+                ("uptime_seconds", .number(Double((now() &- info.startedMonotonic) / 1_000_000) / 1000)),
+                ("libraries", .object(info.libraries.map { ($0.0, JSON.string($0.1)) })),
+            ])
+        }
+        add("GET", "/api/remote/connections") { call in
+            let list = connections()
+            call.succeed([("connections", .array(list.map(\.json))), ("total", .int(list.count))])
+        }
+    }
+}
