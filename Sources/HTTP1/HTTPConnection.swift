@@ -79,6 +79,8 @@ final class HTTPConnection: IOHandler {
                     input.append(contentsOf: bytes)
                     parseBuffered()
                 }
+                // A short read drained the socket: skip the read that would say EAGAIN.
+                if n < buffer.count { break reads }
             case .wouldBlock:
                 break reads
             case .eof:
@@ -165,8 +167,9 @@ final class HTTPConnection: IOHandler {
             }
             server.loop.arm(timer, after: .milliseconds(ms))
         case .dispatch:
+            // Interest is settled after the handler returns: a synchronous answer
+            // leaves it unchanged (no epoll_ctl per request), an async one turns reads off.
             server.loop.disarm(timer)
-            updateInterest()
             dispatch()
         case .writeAndContinue:
             if !processing {

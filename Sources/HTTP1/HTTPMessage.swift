@@ -31,11 +31,20 @@ public struct HTTPRequest: Sendable {
 
     /// The first value of a header, case-insensitively.
     public func header(_ name: String) -> String? {
-        for h in headers where h.name.count == name.count && h.name.lowercased() == name.lowercased() {
-            return h.value
-        }
+        for h in headers where asciiCaseInsensitiveEqual(h.name, name) { return h.value }
         return nil
     }
+}
+
+/// Header names are ASCII; comparing bytes avoids Unicode case mapping per lookup.
+@inline(__always)
+func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
+    let x = a.utf8, y = b.utf8
+    guard x.count == y.count else { return false }
+    for (c, d) in zip(x, y) where c != d {
+        guard c | 0x20 == d | 0x20, (c | 0x20) >= 0x61, (c | 0x20) <= 0x7A else { return false }
+    }
+    return true
 }
 
 /// A response to be written. Bodies are JSON for every route rviewer serves.

@@ -20,6 +20,8 @@ public struct Router<Handler> {
     }
 
     private var routes: [Route] = []
+    /// Routes without parameters by exact path, for a lookup without splitting.
+    private var literal: [String: [(method: String, handler: Handler)]] = [:]
 
     public init() {}
 
@@ -34,11 +36,19 @@ public struct Router<Handler> {
         precondition(!routes.contains { $0.method == method && $0.segments == segments },
                      "duplicate route \(method) \(pattern)")
         routes.append(Route(method: method, segments: segments, handler: handler))
+        if !segments.contains(where: { if case .parameter = $0 { return true }; return false }) {
+            literal["/" + segments.map { if case .literal(let t) = $0 { return String(t) }; return "" }.joined(separator: "/"), default: []]
+                .append((method, handler))
+        }
     }
 
     /// Finds the handler for an already percent-decoded-free raw path; parameters are
     /// percent-decoded (an undecodable parameter does not match).
     public func match(method: String, path: Substring) -> Match {
+        if let exact = literal[String(path)] {
+            if let hit = exact.first(where: { $0.method == method }) { return .found(hit.handler, parameters: [:]) }
+            // Parameter routes may still share this path shape (e.g. /a/{x} vs /a/b): fall through.
+        }
         let parts = Router.split(path)
         var allowed: [String] = []
         for route in routes {

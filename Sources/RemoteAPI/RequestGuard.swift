@@ -28,29 +28,42 @@ public struct RequestGuard {
     }
 
     /// `localhost`, `*.localhost`, 127.0.0.0/8 and `[::1]`, with or without a port.
+    /// Works on the ASCII bytes: this runs for every request.
     public static func isLoopback(hostHeader: String) -> Bool {
-        var name = Substring(hostHeader.lowercased())
-        if name.hasPrefix("[") {
-            guard let close = name.firstIndex(of: "]") else { return false }
-            let rest = name[name.index(after: close)...]
+        var bytes = Array(hostHeader.utf8)
+        for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] |= 0x20 }
+        var name = bytes[...]
+        if name.first == UInt8(ascii: "[") {
+            guard let close = name.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let rest = name[(close + 1)...]
             guard rest.isEmpty || validPort(rest) else { return false }
-            return name[name.index(after: name.startIndex)..<close] == "::1"
+            return name[(name.startIndex + 1)..<close].elementsEqual("::1".utf8)
         }
-        if let colon = name.firstIndex(of: ":") {
+        if let colon = name.firstIndex(of: UInt8(ascii: ":")) {
             guard validPort(name[colon...]) else { return false }
             name = name[..<colon]
         }
-        if name.hasSuffix(".") { name = name.dropLast() }
-        if name == "localhost" || name.hasSuffix(".localhost") { return true }
-        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets[0] == "127" else { return false }
-        return octets.allSatisfy { o in !o.isEmpty && o.count <= 3 && o.allSatisfy(\.isNumber) && Int(o)! <= 255 }
+        if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+        if name.elementsEqual("localhost".utf8) { return true }
+        if name.count > 10, name.suffix(10).elementsEqual(".localhost".utf8) { return true }
+        let octets = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0].elementsEqual("127".utf8) else { return false }
+        return octets.allSatisfy { decimal($0, max: 255) != nil }
     }
 
-    private static func validPort(_ s: Substring) -> Bool {
-        guard s.first == ":" else { return false }
-        let digits = s.dropFirst()
-        return !digits.isEmpty && digits.count <= 5 && digits.allSatisfy(\.isNumber) && Int(digits)! <= 65535
+    private static func validPort(_ s: ArraySlice<UInt8>) -> Bool {
+        s.first == UInt8(ascii: ":") && decimal(s.dropFirst(), max: 65535) != nil
+    }
+
+    /// A run of 1...5 ASCII digits not above `max`.
+    private static func decimal(_ s: ArraySlice<UInt8>, max: Int) -> Int? {
+        guard !s.isEmpty, s.count <= 5 else { return nil }
+        var v = 0
+        for c in s {
+            guard c >= 0x30, c <= 0x39 else { return nil }
+            v = v * 10 + Int(c - 0x30)
+        }
+        return v <= max ? v : nil
     }
 
     /// The daemon's own origins: http://localhost:PORT, http://127.0.0.1:PORT, http://[::1]:PORT.

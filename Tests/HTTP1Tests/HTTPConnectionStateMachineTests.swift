@@ -1,0 +1,75 @@
+import XCTest
+@testable import HTTP1
+
+final class HTTPConnectionStateMachineTests: XCTestCase {
+    func testKeepAliveCycle() {
+        var m = HTTPConnectionStateMachine()
+        XCTAssertEqual(m.onRequestStarted(), .arm(.request))
+        XCTAssertEqual(m.state, .reading)
+        XCTAssertEqual(m.onRequestComplete(), .dispatch)
+        XCTAssertEqual(m.onResponse(keepAlive: true), .writeAndContinue)
+        XCTAssertEqual(m.state, .idle)
+        XCTAssertEqual(m.onOutputDrained(), .arm(.idle))
+        XCTAssertEqual(m.onTimeout(), .close)
+        XCTAssertEqual(m.state, .closed)
+    }
+
+    func testConnectionCloseRequestLingersThenCloses() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onResponse(keepAlive: false), .writeAndClose)
+        XCTAssertEqual(m.onOutputDrained(), .linger)
+        XCTAssertEqual(m.state, .lingering)
+        XCTAssertEqual(m.onPeerEOF(), .close)
+    }
+
+    func testSlowClientTimesOutWhileReading() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        XCTAssertEqual(m.onTimeout(), .close)
+        XCTAssertEqual(m.state, .closed)
+    }
+
+    func testParseErrorAnswersThenCloses() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        XCTAssertEqual(m.onParseError(.headTooLarge), .failAndClose(.headTooLarge))
+        XCTAssertEqual(m.state, .closing)
+        XCTAssertEqual(m.onOutputDrained(), .linger)
+    }
+
+    func testPeerHalfCloseWhileHandlingStillGetsTheAnswer() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onPeerEOF(), .none)
+        XCTAssertEqual(m.onResponse(keepAlive: true), .writeAndClose)
+    }
+
+    func testShutdownClosesIdleAndFinishesInFlight() {
+        var idle = HTTPConnectionStateMachine()
+        XCTAssertEqual(idle.onShutdown(), .close)
+
+        var busy = HTTPConnectionStateMachine()
+        _ = busy.onRequestStarted()
+        _ = busy.onRequestComplete()
+        XCTAssertEqual(busy.onShutdown(), .none)
+        XCTAssertEqual(busy.onResponse(keepAlive: true), .writeAndClose)
+    }
+
+    func testResponseAfterSocketErrorIsDropped() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onSocketError(), .close)
+        XCTAssertEqual(m.onResponse(keepAlive: true), .none)
+    }
+
+    func testTimerDoesNothingWhileHandling() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onTimeout(), .none)
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// The real rviewer binary, started on a free loopback port with its own config and
+/// state directory, stopped with a signal. Tests talk to it over real sockets.
+final class DaemonProcess {
+    let process = Process()
+    let port: Int
+    let directory: URL
+    let stderrURL: URL
+
+    /// The built `rviewer` next to the test bundle (both live in .build/<config>/).
+    static var binary: URL {
+        if let env = ProcessInfo.processInfo.environment["RVIEWER_BIN"] { return URL(fileURLWithPath: env) }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("rviewer")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/rviewer")
+    }
+
+    /// `http` holds overrides of config/rviewer.json's "http" section.
+    init(http: [String: Int] = [:], extraArgs: [String] = []) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let httpJSON = http.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+        let config = directory.appendingPathComponent("rviewer.json")
+        try "{\"host\": \"127.0.0.1\", \"port\": 0, \"log_level\": \"debug\", \"http\": {\(httpJSON)}}".write(to: config, atomically: true, encoding: .utf8)
+        let stdoutURL = directory.appendingPathComponent("stdout")
+        stderrURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.executableURL = Self.binary
+        process.arguments = ["serve", "--config", config.path, "--state-dir", directory.appendingPathComponent("state").path] + extraArgs
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+        var found: Int?
+        let deadline = Date().addingTimeInterval(15)
+        while found == nil && Date() < deadline && process.isRunning {
+            if let text = try? String(contentsOf: stdoutURL, encoding: .utf8),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("rviewer listening on") }),
+               let p = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                found = p
+            } else {
+                usleep(20_000)
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw NSError(domain: "DaemonProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "daemon did not start: \((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")"])
+        }
+        port = found
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Threads of the daemon process, from /proc.
+    var threadCount: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") } ?? ""
+        return Int(line.split(separator: "\t").last ?? "") ?? -1
+    }
+
+    /// Sends `signal` and waits for exit; returns the exit status, nil on timeout.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(pid, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func client(timeout: TimeInterval = 10) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+}
+
+/// A blocking loopback TCP client that writes exact bytes and reads HTTP responses.
+final class RawClient {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    struct Response {
+        let status: Int
+        let headers: [String: String]
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
+    }
+
+    struct Closed: Error {}
+
+    init(port: Int, timeout: TimeInterval) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw NSError(domain: "RawClient", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "connect: errno \(errno)"])
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw Closed() }
+            off += n
+        }
+    }
+
+    /// A GET with the headers a normal client sends.
+    func get(_ path: String, keepAlive: Bool = true) throws -> Response {
+        try send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\(keepAlive ? "" : "Connection: close\r\n")\r\n")
+        return try readResponse()
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        guard n > 0 else { throw Closed() }
+        buffer.append(contentsOf: chunk[0..<n])
+    }
+
+    func readResponse() throws -> Response {
+        let sep: [UInt8] = [13, 10, 13, 10]
+        var headEnd: Int?
+        while headEnd == nil {
+            if buffer.count >= 4 {
+                headEnd = (0...(buffer.count - 4)).first { Array(buffer[$0..<$0 + 4]) == sep }
+            }
+            if headEnd == nil { try fill() }
+        }
+        let head = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        let start = headEnd! + 4
+        while buffer.count < start + length { try fill() }
+        let body = Array(buffer[start..<start + length])
+        buffer.removeFirst(start + length)
+        return Response(status: Int(statusLine[1]) ?? 0, headers: headers, body: body)
+    }
+
+    /// True when the server closes the connection (EOF or reset) within the receive timeout.
+    func waitForClose() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+}
