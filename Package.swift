@@ -22,8 +22,11 @@ let package = Package(
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CSystem"]),
-        .target(name: "RemoteAPI", dependencies: ["HTTP1"]),
+        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2"]),
+        .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
+        .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
         .executableTarget(name: "rviewer", dependencies: [
+            "Remote", "SSH",
             "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -31,6 +34,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH"]),
         .testTarget(name: "IntegrationTests", dependencies: ["rviewer"]),
     ],
     swiftLanguageModes: [.v5]

@@ -107,3 +107,47 @@ public enum Socket {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 }
+
+extension Socket {
+    /// Starts a non-blocking connect; `.wouldBlock` means wait for writable, then `connectResult`.
+    public static func connect(to address: SocketAddress) throws -> (fd: Int32, result: IOResult) {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.call("socket", errno) }
+        setNoDelay(fd)
+        var storage = address.storage
+        let rc = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, address.length) }
+        }
+        if rc == 0 { return (fd, .bytes(0)) }
+        if errno == EINPROGRESS { return (fd, .wouldBlock) }
+        return (fd, .error(errno))
+    }
+
+    /// The outcome of a non-blocking connect once the socket became writable (SO_ERROR).
+    public static func connectError(_ fd: Int32) -> Int32 {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        return err
+    }
+
+    /// TCP keepalive so a silently vanished peer errors the socket (idle 30 s,
+    /// then 3 probes 10 s apart: ssh's ServerAliveInterval-like 60 s bound).
+    public static func setKeepAlive(_ fd: Int32, idle: Int32 = 30, interval: Int32 = 10, count: Int32 = 3) {
+        var one: Int32 = 1, i = idle, iv = interval, c = count
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &i, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &iv, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &c, size)
+    }
+
+    /// Re-arms quick ACKs (the kernel drops back to delayed ACKs on its own); see
+    /// "The 40 ms trap" in shared/notes/peers.md.
+    public static func setQuickAck(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    public static func shutdownBoth(_ fd: Int32) { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+}

@@ -3,7 +3,9 @@ import Glibc
 import HTTP1
 import Logging
 import Reactor
+import Remote
 import RemoteAPI
+import SSH
 
 /// Wires the daemon together: the loop, the API, the HTTP server, signals.
 struct Daemon {
@@ -25,11 +27,19 @@ struct Daemon {
         try makePrivateDirectory(stateDir)
 
         let loop = try EventLoop()
+        LibSSH2.initialize()
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/"
+        let sshConfig = readFile(home + "/.ssh/config").map { SSHConfigFile(text: String(decoding: $0, as: UTF8.self)) }
+        let registry = ConnectionRegistry(
+            loop: loop, resolver: Resolver(loop: loop),
+            knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts"),
+            environment: SSHEnvironment(home: home, config: sshConfig,
+                                        agentSocket: getenv("SSH_AUTH_SOCK").map { String(cString: $0) }))
         let api = RemoteAPI(limits: config.http)
-        let info = DaemonInfo(version: rviewerVersion,
-                              libraries: [("libssh2", String(cString: cssh2_version()))],
+        let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())
-        api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { [] })
+        api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries })
+        api.addConnectionEndpoints(registry: registry)
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,
                                     limits: config.http, responder: api)
         api.listenPort = server.port
@@ -39,6 +49,7 @@ struct Daemon {
             log.notice("signal \(signo): shutting down (grace \(config.http.shutdownGraceMs) ms)")
             signals?.close()
             server.shutdown {
+                registry.closeAll()
                 log.notice("shutdown complete")
                 loop.stop()
             }

@@ -1,0 +1,78 @@
+import Reactor
+import SSH
+
+/// What one remote command tells about the server at connect time (decisions.md).
+public struct ServerInfo: Equatable, Sendable {
+    public var hostname: String?
+    public var os: String?
+    /// Bare number ("3.10.8") of the remote `python3`, or nil.
+    public var pythonVersion: String?
+
+    /// The one command; prints `key=value` lines the parser reads.
+    public static let command = "printf 'os=%s\\nhostname=%s\\npython=%s\\n' \"$(uname -s 2>/dev/null)\" \"$(uname -n 2>/dev/null)\" \"$(python3 -V 2>&1)\""
+
+    public init(hostname: String?, os: String?, pythonVersion: String?) {
+        self.hostname = hostname
+        self.os = os
+        self.pythonVersion = pythonVersion
+    }
+
+    public static func parse(_ output: String) -> ServerInfo {
+        var info = ServerInfo(hostname: nil, os: nil, pythonVersion: nil)
+        for line in output.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq]
+            let value = String(line[line.index(after: eq)...])
+            switch key {
+            case "os": info.os = value.isEmpty ? nil : value
+            case "hostname": info.hostname = value.isEmpty ? nil : value
+            case "python": info.pythonVersion = pythonVersion(in: value)
+            default: break
+            }
+        }
+        return info
+    }
+
+    /// "Python 3.11.2" -> "3.11.2"; anything else (command not found) -> nil.
+    public static func pythonVersion(in text: String) -> String? {
+        guard text.hasPrefix("Python ") else { return nil }
+        let v = text.dropFirst("Python ".count).prefix { $0.isNumber || $0 == "." }
+        return v.split(separator: ".").count >= 2 ? String(v) : nil
+    }
+}
+
+/// One SSH connection the user opened.
+public final class Connection {
+    public enum Status: Equatable, Sendable {
+        case connected
+        /// The session died; `reason` says how.
+        case disconnected(reason: String)
+
+        public var name: String {
+            switch self {
+            case .connected: return "connected"
+            case .disconnected: return "disconnected"
+            }
+        }
+    }
+
+    public let id: String
+    /// As the user named it (an alias stays an alias).
+    public let host: String
+    public let port: Int
+    public let username: String
+    public let createdAt: String
+    public let serverInfo: ServerInfo
+    public internal(set) var status: Status = .connected
+    let session: SSHSession
+
+    init(id: String, host: String, port: Int, username: String, createdAt: String, serverInfo: ServerInfo, session: SSHSession) {
+        self.id = id
+        self.host = host
+        self.port = port
+        self.username = username
+        self.createdAt = createdAt
+        self.serverInfo = serverInfo
+        self.session = session
+    }
+}

@@ -1,0 +1,131 @@
+import Glibc
+import Reactor
+import SSH
+
+/// The connections the daemon holds, by id; the domain behind the connection endpoints.
+public final class ConnectionRegistry {
+    /// Bound on the server-info command after authentication; a shell that does not
+    /// answer `uname` in this long is broken (the same bound as the connect timeout).
+    static let serverInfoTimeoutMs = 30_000
+    /// Bound on one ping round trip.
+    public static let pingTimeoutMs = 10_000
+
+    private unowned let loop: EventLoop
+    private let resolver: Resolver
+    private let knownHosts: KnownHosts
+    public let environment: SSHEnvironment
+    private var connections: [String: Connection] = [:]
+    private var order: [String] = []
+    private var issuedIDs: Set<String> = []
+    private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
+
+    public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
+        self.loop = loop
+        self.resolver = resolver
+        self.knownHosts = knownHosts
+        self.environment = environment
+    }
+
+    public var all: [Connection] { order.compactMap { connections[$0] } }
+
+    public func connection(_ id: String) -> Connection? { connections[id] }
+
+    /// Opens a session, authenticates, gathers server_info; `done` runs on the loop.
+    public func connect(_ request: ConnectRequest, _ done: @escaping (Result<Connection, SSHError>) -> Void) {
+        let target: SSHSession.Target
+        do { target = try environment.target(for: request) } catch let e as SSHError {
+            return done(.failure(e))
+        } catch {
+            return done(.failure(.invalidParameters("\(error)")))
+        }
+        let session = SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)
+        let key = ObjectIdentifier(session)
+        pendingSessions[key] = session
+        session.connect { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error):
+                self.pendingSessions[key] = nil
+                done(.failure(error))
+            case .success:
+                session.exec(ServerInfo.command, timeoutMs: Self.serverInfoTimeoutMs, outputCap: 64 * 1024) { info in
+                    self.pendingSessions[key] = nil
+                    let serverInfo: ServerInfo
+                    switch info {
+                    case .success(let r): serverInfo = ServerInfo.parse(r.stdoutText)
+                    case .failure(let error) where !session.isReady: return done(.failure(error))
+                    case .failure: serverInfo = ServerInfo(hostname: nil, os: nil, pythonVersion: nil)
+                    }
+                    done(.success(self.register(request: request, target: target, session: session, info: serverInfo)))
+                }
+            }
+        }
+    }
+
+    private func register(request: ConnectRequest, target: SSHSession.Target, session: SSHSession, info: ServerInfo) -> Connection {
+        let id = newID()
+        let connection = Connection(id: id, host: request.host, port: target.port, username: target.username,
+                                    createdAt: Timestamp.now(), serverInfo: info, session: session)
+        session.onLost = { [weak connection] error in
+            connection?.status = .disconnected(reason: "\(error)")
+        }
+        connections[id] = connection
+        order.append(id)
+        return connection
+    }
+
+    /// Closes and forgets a connection; false when the id is unknown.
+    @discardableResult
+    public func disconnect(_ id: String) -> Bool {
+        guard let connection = connections.removeValue(forKey: id) else { return false }
+        order.removeAll { $0 == id }
+        connection.session.onLost = nil
+        connection.session.disconnect()
+        return true
+    }
+
+    /// One measured SSH round trip in milliseconds.
+    public func ping(_ connection: Connection, _ done: @escaping (Result<Double, SSHError>) -> Void) {
+        guard connection.status == .connected else {
+            if case .disconnected(let reason) = connection.status { return done(.failure(.disconnected(reason))) }
+            return
+        }
+        connection.session.ping(timeoutMs: Self.pingTimeoutMs) { [weak connection] result in
+            if case .failure(let error) = result, let connection, !connection.session.isReady {
+                connection.status = .disconnected(reason: "\(error)")
+            }
+            done(result)
+        }
+    }
+
+    /// Disconnects everything (daemon shutdown).
+    public func closeAll() {
+        for id in order { disconnect(id) }
+        for session in pendingSessions.values { session.disconnect() }
+        pendingSessions = [:]
+    }
+
+    /// `conn_` + 8 random lowercase hex digits, never reused while the daemon runs.
+    private func newID() -> String {
+        while true {
+            let r = UInt32.random(in: .min ... .max)   // SystemRandomNumberGenerator: getrandom(2)
+            let hex = String(r, radix: 16)
+            let id = "conn_" + String(repeating: "0", count: 8 - hex.count) + hex
+            if issuedIDs.insert(id).inserted { return id }
+        }
+    }
+}
+
+/// ISO-8601 UTC timestamps with a `Z`, second precision (decisions.md).
+public enum Timestamp {
+    public static func now() -> String { format(time(nil)) }
+
+    public static func format(_ t: time_t) -> String {
+        var t = t
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,108 @@
+import Remote
+import SSH
+
+extension RemoteAPI {
+    /// Connection Management and Health Checks (remote_api.md).
+    public func addConnectionEndpoints(registry: ConnectionRegistry) {
+        add("POST", "/api/remote/connect") { call in
+            let p = try call.body()
+            guard let auth = ConnectRequest.Auth(rawValue: try p.optionalChoice("auth_method", ["key", "password", "agent"])
+                ?? { throw APIError.invalidParameters("Missing required field 'auth_method'") }()) else {
+                throw APIError.invalidParameters("Field 'auth_method' must be one of 'key', 'password', 'agent'")
+            }
+            let request = ConnectRequest(
+                host: try p.string("host"),
+                port: try p.optionalInt("port", range: 1...65535),
+                username: try p.optionalString("username"),
+                auth: auth,
+                privateKeyPath: try p.optionalString("private_key_path"),
+                password: try p.optionalString("password"),
+                passphrase: try p.optionalString("passphrase"),
+                timeoutSeconds: try p.optionalInt("timeout", range: 1...600) ?? 30)
+            try RemoteAPI.checkHostName(request.host)
+            registry.connect(request) { result in
+                switch result {
+                case .success(let c):
+                    call.succeed([
+                        ("connection_id", .string(c.id)),
+                        ("host", .string(c.host)),
+                        ("port", .int(c.port)),
+                        ("username", .string(c.username)),
+                        ("status", .string(c.status.name)),
+                        ("server_info", .object([
+                            ("hostname", .optional(c.serverInfo.hostname)),
+                            ("os", .optional(c.serverInfo.os)),
+                            ("python_version", .optional(c.serverInfo.pythonVersion)),
+                        ])),
+                        ("created_at", .string(c.createdAt)),
+                    ])
+                case .failure(let error):
+                    call.fail(APIError(error))
+                }
+            }
+        }
+
+        add("DELETE", "/api/remote/connections/{id}") { call in
+            let id = call.pathParameters["id"]!
+            // Accepted now, acted on once viewers exist (there is nothing else to clean up yet).
+            _ = try call.query().optionalBool("cleanup_viewer")
+            guard registry.disconnect(id) else { throw APIError.connectionNotFound(id) }
+            call.succeed([("message", .string("Connection disconnected successfully")), ("connection_id", .string(id))])
+        }
+
+        add("GET", "/api/remote/ping") { call in
+            let connection = try RemoteAPI.connection(call, registry)
+            registry.ping(connection) { result in
+                switch result {
+                case .success(let ms):
+                    call.succeed([("latency_ms", .number((ms * 1000).rounded() / 1000)), ("timestamp", .string(Timestamp.now()))])
+                case .failure(let error):
+                    call.fail(APIError(error))
+                }
+            }
+        }
+
+        add("GET", "/api/remote/health") { call in
+            let connection = try RemoteAPI.connection(call, registry)
+            registry.ping(connection) { result in
+                let ssh: String
+                if case .success = result { ssh = "pass" } else { ssh = "fail" }
+                call.succeed([
+                    ("health", .string(ssh == "pass" ? "healthy" : "unhealthy")),
+                    ("checks", .object([
+                        ("ssh_connection", .string(ssh)),
+                        ("viewer_process", .string("skip")),
+                        ("tunnel_active", .string("skip")),
+                    ])),
+                ])
+            }
+        }
+    }
+
+    /// The connection named by the `connection_id` query parameter.
+    static func connection(_ call: Call, _ registry: ConnectionRegistry) throws -> Connection {
+        let id = try call.query().string("connection_id")
+        guard let connection = registry.connection(id) else { throw APIError.connectionNotFound(id) }
+        return connection
+    }
+
+    /// Host names and addresses only: no whitespace, control characters or a leading '-'
+    /// (which a later `ssh` invocation could take for an option).
+    static func checkHostName(_ host: String) throws {
+        guard host.utf8.count <= 253, !host.hasPrefix("-"),
+              host.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+            throw APIError.invalidParameters("Field 'host' is not a valid host name or address")
+        }
+    }
+}
+
+extension ConnectionSummary {
+    init(_ c: Connection) {
+        self.init(connectionID: c.id, host: c.host, status: c.status.name, viewer: nil)
+    }
+}
+
+extension ConnectionRegistry {
+    /// The entries of `GET /api/remote/connections`.
+    public var summaries: [ConnectionSummary] { all.map(ConnectionSummary.init) }
+}

@@ -1,0 +1,24 @@
+import Remote
+import SSH
+
+extension APIError {
+    /// The spec's status and code for each SSH failure.
+    public init(_ error: SSHError) {
+        switch error {
+        case .invalidParameters(let m):
+            self = .invalidParameters(m)
+        case .authenticationFailed:
+            self = APIError(status: 401, code: "authentication_failed", message: error.description)
+        case .hostKeyMismatch:
+            self = APIError(status: 403, code: "host_key_mismatch", message: error.description)
+        case .timeout:
+            self = APIError(status: 408, code: "connection_timeout", message: error.description)
+        case .connectionFailed, .disconnected, .libssh2:
+            self = APIError(status: 500, code: "ssh_error", message: error.description)
+        }
+    }
+
+    public static func connectionNotFound(_ id: String) -> APIError {
+        APIError(status: 404, code: "connection_not_found", message: "No connection with id '\(id)'")
+    }
+}

@@ -1,0 +1,120 @@
+/// The life of one remote command on an exec channel, without libssh2:
+/// queued -> opening -> starting -> reading -> closing -> finished.
+public struct ExecStateMachine {
+    public enum State: Equatable {
+        /// Waiting for the session's single channel-open slot (libssh2 1.10 opens one at a time).
+        case queued
+        /// channel_open("session") in flight.
+        case opening
+        /// exec request in flight.
+        case starting
+        /// Draining stdout and stderr until the remote EOF.
+        case reading
+        /// channel_close waits for the remote CLOSE; the exit status follows.
+        case closing
+        /// Done; the channel is freed.
+        case finished
+    }
+
+    public enum Action: Equatable {
+        case none
+        case open
+        case exec
+        case read
+        case close
+        /// Report the result (once) and free the channel.
+        case complete
+        /// Report the failure (once); close the channel if one is open.
+        case fail(SSHError)
+    }
+
+    /// nil: open and close only (ping measures the open round trip).
+    public let hasCommand: Bool
+    public private(set) var state: State = .queued
+    /// Set once the outcome was reported (a timeout reports early; cleanup goes on).
+    public private(set) var reported = false
+
+    public init(hasCommand: Bool) { self.hasCommand = hasCommand }
+
+    /// The open slot is free for this channel.
+    public mutating func onOpenSlot() -> Action {
+        switch state {
+        case .queued: state = .opening; return .open                      // our turn
+        case .opening, .starting, .reading, .closing, .finished: return .none // already past it
+        }
+    }
+
+    /// The channel is open.
+    public mutating func onOpened() -> Action {
+        switch state {
+        case .opening:
+            if hasCommand && !reported { state = .starting; return .exec } // run the command
+            state = .closing; return .close                                // ping, or abandoned: close
+        case .queued, .starting, .reading, .closing, .finished:
+            preconditionFailure("opened in \(state)")                      // only after open
+        }
+    }
+
+    /// The exec request was accepted.
+    public mutating func onStarted() -> Action {
+        switch state {
+        case .starting: state = .reading; return .read                     // collect output
+        case .queued, .opening, .reading, .closing, .finished:
+            preconditionFailure("started in \(state)")                     // only after exec
+        }
+    }
+
+    /// stdout and stderr both reached EOF.
+    public mutating func onEOF() -> Action {
+        switch state {
+        case .reading: state = .closing; return .close                     // collect the exit status
+        case .queued, .opening, .starting, .closing, .finished:
+            preconditionFailure("EOF in \(state)")                         // only while reading
+        }
+    }
+
+    /// The remote CLOSE arrived.
+    public mutating func onClosed() -> Action {
+        switch state {
+        case .closing:
+            state = .finished
+            if reported { return .none }                                   // outcome already told
+            reported = true; return .complete                              // tell it
+        case .queued, .opening, .starting, .reading, .finished:
+            preconditionFailure("closed in \(state)")                      // only while closing
+        }
+    }
+
+    /// A libssh2 call failed, or the session went away.
+    public mutating func onError(_ error: SSHError) -> Action {
+        let wasReported = reported
+        reported = true
+        switch state {
+        case .finished: return .none                                       // nothing left
+        case .queued, .opening, .starting, .reading, .closing:
+            state = .finished
+            return wasReported ? .none : .fail(error)                      // tell once
+        }
+    }
+
+    /// The command's deadline passed: report now; the channel is cleaned up as it goes.
+    public mutating func onTimeout() -> Action {
+        switch state {
+        case .finished: return .none                                       // too late to matter
+        case .queued: state = .finished; reported = true; return .fail(.timeout(phase: "command")) // never opened
+        case .opening, .starting, .reading, .closing:
+            guard !reported else { return .none }
+            reported = true; return .fail(.timeout(phase: "command"))      // report, keep cleaning up
+        }
+    }
+
+    /// After a timeout the command's output no longer matters: stop reading and close.
+    public mutating func onAbandonWhileReading() -> Action {
+        switch state {
+        case .reading:
+            guard reported else { return .none }                          // still wanted
+            state = .closing; return .close                                // skip the rest
+        case .queued, .opening, .starting, .closing, .finished: return .none // not reading
+        }
+    }
+}

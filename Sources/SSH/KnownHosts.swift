@@ -1,0 +1,130 @@
+import CLibSSH2
+import Glibc
+
+/// Host-key trust: trust on first use, recorded in the daemon's own known_hosts; the
+/// user's ~/.ssh/known_hosts is honoured read-only; a changed key is refused.
+public struct KnownHosts: Sendable {
+    /// The daemon's own file (read and written).
+    public let ownFile: String
+    /// The user's file (read only); may not exist.
+    public let userFile: String?
+
+    public init(ownFile: String, userFile: String?) {
+        self.ownFile = ownFile
+        self.userFile = userFile
+    }
+
+    public enum Verdict: Equatable {
+        case trusted
+        /// First contact: recorded in the own file.
+        case recorded
+        case mismatch(fingerprint: String)
+    }
+
+    /// The name known_hosts uses: `host` on port 22, else `[host]:port`.
+    static func hostSpec(_ host: String, _ port: Int) -> String { port == 22 ? host : "[\(host)]:\(port)" }
+
+    /// The host-key algorithms to ask for, from the key type already recorded for this
+    /// host (notes pitfall 13: otherwise libssh2 1.10 picks ECDSA and a host known by its
+    /// ed25519 key looks new). nil when nothing is recorded.
+    func pinnedMethods(host: String, port: Int) -> String? {
+        let spec = KnownHosts.hostSpec(host, port)
+        for file in [ownFile, userFile].compactMap({ $0 }) {
+            guard let kh = load(file, session: nil) else { continue }
+            defer { libssh2_knownhost_free(kh.handle) }
+            var prev: UnsafeMutablePointer<libssh2_knownhost>?
+            var entry: UnsafeMutablePointer<libssh2_knownhost>?
+            while libssh2_knownhost_get(kh.handle, &entry, prev) == 0, let e = entry {
+                if let name = e.pointee.name, String(cString: name) == spec,
+                   let methods = KnownHosts.methods(forKeyBit: cssh2_knownhost_entry_keybit(e)) {
+                    return methods
+                }
+                prev = e
+            }
+        }
+        return nil
+    }
+
+    static func methods(forKeyBit bit: Int32) -> String? {
+        switch bit {
+        case LIBSSH2_KNOWNHOST_KEY_ED25519: return "ssh-ed25519"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_256: return "ecdsa-sha2-nistp256"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_384: return "ecdsa-sha2-nistp384"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_521: return "ecdsa-sha2-nistp521"
+        // libssh2 drops the names it does not know (1.10 knows only ssh-rsa).
+        case LIBSSH2_KNOWNHOST_KEY_SSHRSA: return "rsa-sha2-512,rsa-sha2-256,ssh-rsa"
+        default: return nil
+        }
+    }
+
+    /// The server key's SHA256 fingerprint, written as OpenSSH writes it.
+    static func fingerprint(_ session: OpaquePointer) -> String {
+        guard let raw = libssh2_hostkey_hash(session, LIBSSH2_HOSTKEY_HASH_SHA256) else { return "SHA256:?" }
+        let bytes = (0..<32).map { UInt8(bitPattern: raw[$0]) }
+        return "SHA256:" + Base64.encode(bytes, padding: false)
+    }
+
+    /// Checks the session's host key; records it on first contact.
+    func verify(session: OpaquePointer, host: String, port: Int) throws -> Verdict {
+        var len = 0
+        var type: Int32 = 0
+        guard let key = libssh2_session_hostkey(session, &len, &type) else {
+            throw SSHError.connectionFailed("the server sent no host key")
+        }
+        let bit = cssh2_knownhost_keybit(type)
+        let checkPort = Int32(port == 22 ? -1 : port)
+        var foundAnywhere = false
+        for file in [ownFile, userFile].compactMap({ $0 }) {
+            guard let kh = load(file, session: session) else { continue }
+            defer { libssh2_knownhost_free(kh.handle) }
+            switch cssh2_knownhost_checkp(kh.handle, host, checkPort, key, len, bit) {
+            case LIBSSH2_KNOWNHOST_CHECK_MATCH: foundAnywhere = true
+            case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: return .mismatch(fingerprint: KnownHosts.fingerprint(session))
+            default: break
+            }
+        }
+        if foundAnywhere { return .trusted }
+        try record(session: session, key: key, len: len, bit: bit, host: host, port: port)
+        return .recorded
+    }
+
+    private func record(session: OpaquePointer, key: UnsafePointer<CChar>, len: Int, bit: Int32, host: String, port: Int) throws {
+        let kh = load(ownFile, session: session) ?? libssh2_knownhost_init(session).map { (handle: $0, count: 0) }
+        guard let kh else { throw SSHError.connectionFailed("cannot initialise known hosts") }
+        defer { libssh2_knownhost_free(kh.handle) }
+        guard cssh2_knownhost_add(kh.handle, KnownHosts.hostSpec(host, port), key, len, bit) == 0,
+              cssh2_knownhost_writefile(kh.handle, ownFile) == 0 else {
+            throw SSHError.connectionFailed("cannot record the host key in \(ownFile)")
+        }
+        chmod(ownFile, 0o600)
+    }
+
+    /// Reads a known_hosts file into a libssh2 collection; nil when it does not exist.
+    private func load(_ path: String, session: OpaquePointer?) -> (handle: OpaquePointer, count: Int32)? {
+        guard access(path, R_OK) == 0 else { return nil }
+        guard let handle = libssh2_knownhost_init(session ?? KnownHosts.scratchSession) else { return nil }
+        let n = cssh2_knownhost_readfile(handle, path)
+        return (handle, max(n, 0))
+    }
+
+    /// libssh2_knownhost_init needs a session only for error reporting; one idle
+    /// session serves the lookups made before a connection has its own.
+    nonisolated(unsafe) private static let scratchSession: OpaquePointer = {
+        LibSSH2.initialize()
+        return cssh2_session_init(nil)!
+    }()
+}
+
+/// libssh2's process-wide setup ("not thread-safe": called on the loop thread).
+public enum LibSSH2 {
+    nonisolated(unsafe) private static var initialized = false
+
+    public static func initialize() {
+        guard !initialized else { return }
+        initialized = true
+        let rc = libssh2_init(0)
+        precondition(rc == 0, "libssh2_init failed: \(rc)")
+    }
+
+    public static var version: String { String(cString: cssh2_version()) }
+}

@@ -1,0 +1,42 @@
+/// How to authenticate, as the API request says (`auth_method` and its field).
+public enum SSHAuthMethod: Sendable {
+    /// A private key file (already `~`-expanded) with an optional passphrase.
+    case key(path: String, passphrase: String?)
+    case password(String)
+    /// The ssh-agent at `socket` (SSH_AUTH_SOCK).
+    case agent(socket: String)
+
+    /// The spec's name of the method, for error messages.
+    public var name: String {
+        switch self {
+        case .key: return "key"
+        case .password: return "password"
+        case .agent: return "agent"
+        }
+    }
+}
+
+/// One attempt in the authentication sequence.
+public enum SSHAuthStep: Equatable, Sendable {
+    case publicKeyFile
+    case password
+    /// Answer the server's keyboard-interactive prompts with the password.
+    case keyboardInteractive
+    /// Connect to the agent and list its identities.
+    case agentConnect
+    /// Offer agent identity `index`.
+    case agentIdentity(Int)
+}
+
+/// Budgets of the authentication sequence.
+public enum SSHAuthLimits {
+    /// Agent identities offered per connection: OpenSSH's MaxAuthTries defaults to 6
+    /// and every offered key counts (notes pitfall 14), so stay one below.
+    public static let maxAgentIdentities = 5
+}
+
+/// What rviewer tells a user whose RSA key was refused by a server it could only
+/// sign for with SHA-1 (libssh2 1.10 against OpenSSH >= 8.8).
+public let rsaSHA1RefusedMessage =
+    "the server refused the RSA key's ssh-rsa (SHA-1) signature: this libssh2 cannot sign with rsa-sha2-256/512, "
+    + "which OpenSSH 8.8 and later require. Use an ed25519 or ECDSA key, or a server that accepts ssh-rsa"

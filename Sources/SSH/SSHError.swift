@@ -1,0 +1,30 @@
+/// Why an SSH operation failed, typed so the API can answer with the spec's codes.
+public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The request itself is unusable (missing key file, unreadable key, bad alias).
+    case invalidParameters(String)
+    /// The server refused the credentials; `method` is key, password or agent.
+    case authenticationFailed(method: String, message: String)
+    /// The server's host key differs from the recorded one.
+    case hostKeyMismatch(host: String, fingerprint: String, expected: String)
+    /// A phase did not finish in time (`phase` names it: connect, handshake, auth, command).
+    case timeout(phase: String)
+    /// Refused, unreachable, resolution failure, protocol errors.
+    case connectionFailed(String)
+    /// The session is gone (peer closed, network failure, disconnect).
+    case disconnected(String)
+    /// A libssh2 call failed; code and libssh2's own message.
+    case libssh2(call: String, code: Int32, message: String)
+
+    public var description: String {
+        switch self {
+        case .invalidParameters(let m): return m
+        case .authenticationFailed(let method, let m): return "SSH authentication failed (\(method)): \(m)"
+        case .hostKeyMismatch(let host, let fp, let expected):
+            return "Host key for \(host) changed: server offers \(fp), recorded \(expected). If the server was reinstalled, remove its entry from rviewer's known_hosts."
+        case .timeout(let phase): return "SSH \(phase) timed out"
+        case .connectionFailed(let m): return "SSH connection failed: \(m)"
+        case .disconnected(let m): return "SSH connection lost: \(m)"
+        case .libssh2(let call, let code, let m): return "\(call) failed: \(m) (libssh2 error \(code))"
+        }
+    }
+}

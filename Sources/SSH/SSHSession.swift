@@ -1,0 +1,300 @@
+import CLibSSH2
+import Glibc
+import Reactor
+
+/// The driver of one SSH session: owns the socket, the libssh2 session and its
+/// timers; performs what `SSHSessionStateMachine` decides and pumps the session's
+/// channels. Every libssh2 call for this session happens here, on the loop thread.
+public final class SSHSession: IOHandler {
+    public struct Target: Sendable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var auth: SSHAuthMethod
+        /// Bound on resolve + connect + handshake + authentication (the request's `timeout`).
+        public var timeoutMs: Int
+
+        public init(host: String, port: Int, username: String, auth: SSHAuthMethod, timeoutMs: Int) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.auth = auth
+            self.timeoutMs = timeoutMs
+        }
+    }
+
+    /// Output kept per remote command (stdout + stderr); more is read and dropped.
+    /// 4 MiB: far above what detection or logs print, small next to the RSS budget.
+    public static let defaultOutputCap = 4 << 20
+
+    public let target: Target
+    unowned let loop: EventLoop
+    private let resolver: Resolver
+    private let knownHosts: KnownHosts
+    private(set) var machine: SSHSessionStateMachine
+    private var addresses: [SocketAddress] = []
+    private var fd: Int32 = -1
+    private var token: Token?
+    var session: OpaquePointer?
+    private let context: UnsafeMutablePointer<cssh2_ctx>
+    private let agentAuth: AgentAuth
+    private var onConnect: ((Result<Void, SSHError>) -> Void)?
+    /// Called once if a ready session dies (not after a requested disconnect).
+    public var onLost: ((SSHError) -> Void)?
+    private var deadline: Reactor.Timer!
+
+    // Channel pump state.
+    var channels: [ExecChannel] = []
+    var sendOwner: ExecChannel?
+    var pumpScheduled = false
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target) {
+        LibSSH2.initialize()
+        self.loop = loop
+        self.resolver = resolver
+        self.knownHosts = knownHosts
+        self.target = target
+        machine = SSHSessionStateMachine(method: target.auth, rsaSHA1Only: LibSSH2.signsRSAWithSHA1Only)
+        context = .allocate(capacity: 1)
+        context.initialize(to: cssh2_ctx(password: nil, password_len: 0, prompts_answered: 0))
+        agentAuth = AgentAuth()
+        readBuffer = .allocate(byteCount: ExecChannel.readChunk, alignment: 16)
+        deadline = loop.makeTimer { [unowned self] in self.act(self.machine.onTimeout()) }
+    }
+
+    deinit {
+        teardown()
+        context.deallocate()
+        readBuffer.deallocate()
+    }
+
+    public var isReady: Bool { machine.state == .ready }
+    public var closedError: SSHError? {
+        if case .closed(let e) = machine.state { return e ?? .disconnected("disconnected") }
+        return nil
+    }
+
+    /// Connects and authenticates; `done` runs once, on the loop thread.
+    public func connect(_ done: @escaping (Result<Void, SSHError>) -> Void) {
+        onConnect = done
+        loop.arm(deadline, after: .milliseconds(target.timeoutMs))
+        act(machine.onStart())
+    }
+
+    /// Closes the session; in-flight commands fail with `disconnected`.
+    public func disconnect() { act(machine.onDisconnect()) }
+
+    // MARK: actions
+
+    func act(_ action: SSHSessionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .resolve:
+            resolver.resolve(host: target.host, port: target.port) { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let list):
+                    self.addresses = list
+                    self.act(self.machine.onResolved(count: list.count))
+                case .failure(.notFound(let message)):
+                    self.act(self.machine.onResolveFailed(message))
+                }
+            }
+        case .connect(let index):
+            startConnect(addresses[index])
+        case .handshake:
+            startHandshake()
+        case .listAuth, .authenticate:
+            drive()
+        case .becomeReady:
+            loop.disarm(deadline)
+            agentAuth.close()
+            updateInterest(active: false)
+            let done = onConnect
+            onConnect = nil
+            done?(.success(()))
+        case .failConnect(let error):
+            teardown()
+            let done = onConnect
+            onConnect = nil
+            done?(.failure(error))
+        case .lost(let error):
+            failChannels(error)
+            teardown()
+            onLost?(error)
+        case .disconnect:
+            failChannels(.disconnected("disconnected by request"))
+            if let session, sendOwner == nil { _ = cssh2_disconnect(session) }
+            teardown()
+        }
+    }
+
+    private func startConnect(_ address: SocketAddress) {
+        closeSocket()
+        do {
+            let (newFD, result) = try Socket.connect(to: address)
+            fd = newFD
+            switch result {
+            case .bytes:
+                act(machine.onConnected())
+            case .wouldBlock:
+                token = loop.register(fd: fd, interest: .write, handler: self)
+            case .error(let code):
+                act(machine.onConnectFailed("\(address): \(String(cString: strerror(code)))"))
+            case .eof:
+                act(machine.onConnectFailed("\(address): connection closed"))
+            }
+        } catch {
+            act(machine.onConnectFailed("\(error)"))
+        }
+    }
+
+    private func startHandshake() {
+        Socket.setKeepAlive(fd)
+        if token == nil { token = loop.register(fd: fd, interest: .read, handler: self) }
+        guard let s = cssh2_session_init(context) else {
+            act(machine.onFailure(.connectionFailed("cannot create an SSH session")))
+            return
+        }
+        session = s
+        libssh2_session_set_blocking(s, 0)
+        if let methods = knownHosts.pinnedMethods(host: target.host, port: target.port) {
+            _ = libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY, methods)
+        }
+        drive()
+    }
+
+    // MARK: I/O
+
+    public func handleIO(_ events: IOEvents) {
+        switch machine.state {
+        case .connecting(let index, _):
+            let err = Socket.connectError(fd)
+            if err == 0 && !events.hangup {
+                act(machine.onConnected())
+            } else {
+                let code = err != 0 ? err : ECONNREFUSED
+                act(machine.onConnectFailed("\(addresses[index]): \(String(cString: strerror(code)))"))
+            }
+        case .handshaking, .listingAuth, .authenticating:
+            drive()
+        case .ready:
+            if events.hangup && channels.isEmpty {
+                act(machine.onFailure(.disconnected("the server closed the connection")))
+                return
+            }
+            if events.readable { Socket.setQuickAck(fd) }
+            pump()
+        case .idle, .resolving, .closed:
+            break
+        }
+    }
+
+    /// Runs the current connecting phase's libssh2 call until it blocks or finishes.
+    private func drive() {
+        guard let s = session else { return }
+        switch machine.state {
+        case .handshaking:
+            let rc = libssh2_session_handshake(s, fd)
+            if rc == LIBSSH2_ERROR_EAGAIN { return waitForSession() }
+            guard rc == 0 else {
+                return act(machine.onFailure(.connectionFailed("SSH handshake failed: \(SSHSession.lastError(s))")))
+            }
+            do {
+                let verdict = try knownHosts.verify(session: s, host: target.host, port: target.port)
+                act(machine.onHandshakeDone(hostKey: verdict, host: KnownHosts.hostSpec(target.host, target.port)))
+            } catch let error as SSHError {
+                act(machine.onFailure(error))
+            } catch {
+                act(machine.onFailure(.connectionFailed("\(error)")))
+            }
+        case .listingAuth:
+            let user = target.username
+            let list = user.withCString { libssh2_userauth_list(s, $0, UInt32(user.utf8.count)) }
+            if let list {
+                act(machine.onAuthMethods(String(cString: list).split(separator: ",").map(String.init)))
+            } else if libssh2_userauth_authenticated(s) == 1 {
+                act(machine.onAuthMethods(nil))
+            } else if cssh2_last_errno(s) == LIBSSH2_ERROR_EAGAIN {
+                waitForSession()
+            } else {
+                act(machine.onFailure(.connectionFailed("cannot list authentication methods: \(SSHSession.lastError(s))")))
+            }
+        case .authenticating(let step, _, _):
+            authenticate(step, session: s)
+        case .idle, .resolving, .connecting, .ready, .closed:
+            break
+        }
+    }
+
+    private func authenticate(_ step: SSHAuthStep, session s: OpaquePointer) {
+        let outcome = AuthAttempt.run(step, session: s, target: target, context: context, agent: agentAuth)
+        switch outcome {
+        case .wouldBlock: waitForSession()
+        case .success: act(machine.onAuthenticated())
+        case .rejected(let rsa): act(machine.onAuthRejected(rsaKey: rsa))
+        case .agentIdentities(let kinds): act(machine.onAgentIdentities(kinds))
+        case .failed(let error): act(machine.onFailure(error))
+        }
+    }
+
+    /// Waits in the direction libssh2 asks for (curl's ssh_block2waitfor).
+    private func waitForSession() {
+        guard let token, let s = session else { return }
+        let dirs = libssh2_session_block_directions(s)
+        var interest: Interest = .read
+        if dirs & cssh2_block_outbound() != 0 { interest.insert(.write) }
+        loop.setInterest(token, interest)
+    }
+
+    /// Ready-state interest: reads while channels are active (the socket is otherwise
+    /// left alone; RDHUP still reports a closed peer), writes while libssh2 must send.
+    func updateInterest(active: Bool) {
+        guard let token, let s = session else { return }
+        var interest: Interest = active ? .read : []
+        if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 { interest.insert(.write) }
+        loop.setInterest(token, interest)
+    }
+
+    // MARK: teardown
+
+    private func closeSocket() {
+        if let token { loop.unregister(token) }
+        token = nil
+        if fd >= 0 { Socket.close(fd) }
+        fd = -1
+    }
+
+    /// shutdown -> session_free -> close: never close the fd before libssh2 is done
+    /// with it (notes §3.8); the dead socket makes libssh2's last sends fail fast.
+    private func teardown() {
+        loop.disarm(deadline)
+        agentAuth.close()
+        if fd >= 0 { Socket.shutdownBoth(fd) }
+        if let s = session {
+            libssh2_session_set_blocking(s, 1)
+            libssh2_session_free(s)
+        }
+        session = nil
+        closeSocket()
+    }
+
+    static func lastError(_ s: OpaquePointer) -> String {
+        var msg: UnsafeMutablePointer<CChar>?
+        var len: Int32 = 0
+        let code = libssh2_session_last_error(s, &msg, &len, 0)
+        guard let msg, len > 0 else { return "libssh2 error \(code)" }
+        return String(cString: msg)
+    }
+}
+
+extension LibSSH2 {
+    /// libssh2 before 1.11 signs RSA user keys with ssh-rsa (SHA-1) only.
+    static var signsRSAWithSHA1Only: Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard parts.count >= 2 else { return true }
+        return parts[0] < 1 || (parts[0] == 1 && parts[1] < 11)
+    }
+}
