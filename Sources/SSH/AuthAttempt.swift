@@ -26,9 +26,15 @@ enum AuthAttempt {
                     return cssh2_userauth_keyfile(s, u, userLen, p, nil)
                 }
             }
-            return classify(rc, session: s, rsa: { KeyFile.kind(ofFileAt: path) == .rsa }, keyLoad: passphrase == nil
+            let isRSA = { KeyFile.kind(ofFileAt: path) == .rsa }
+            var keyLoad = passphrase == nil
                 ? "cannot load the private key \(path): it is encrypted (give its passphrase) or in an unsupported format"
-                : "cannot load the private key \(path): wrong passphrase or unsupported format")
+                : "cannot load the private key \(path): wrong passphrase or unsupported format"
+            if LibSSH2.signsRSAWithSHA1Only, rc != LIBSSH2_ERROR_EAGAIN, rc != 0, isRSA() {
+                // Even once loaded, this libssh2 could only offer it as ssh-rsa (SHA-1).
+                keyLoad = "cannot use the RSA key \(path): " + rsaSHA1RefusedMessage
+            }
+            return classify(rc, session: s, rsa: isRSA, keyLoad: keyLoad)
         case (.password, .password(let pw)):
             let rc = user.withCString { u in
                 pw.withCString { cssh2_userauth_password(s, u, userLen, $0, UInt32(pw.utf8.count)) }

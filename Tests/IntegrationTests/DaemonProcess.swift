@@ -5,7 +5,7 @@ import XCTest
 /// The real rviewer binary, started on a free loopback port with its own config and
 /// state directory, stopped with a signal. Tests talk to it over real sockets.
 final class DaemonProcess {
-    let process = Process()
+    private var process: ChildProcess!
     let port: Int
     let directory: URL
     let stderrURL: URL
@@ -25,7 +25,8 @@ final class DaemonProcess {
     }
 
     /// `http` holds overrides of config/rviewer.json's "http" section.
-    init(http: [String: Int] = [:], extraArgs: [String] = []) throws {
+    /// `environment` entries replace the daemon's (HOME, SSH_AUTH_SOCK for the SSH tests).
+    init(http: [String: Int] = [:], extraArgs: [String] = [], environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let httpJSON = http.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
@@ -33,13 +34,12 @@ final class DaemonProcess {
         try "{\"host\": \"127.0.0.1\", \"port\": 0, \"log_level\": \"debug\", \"http\": {\(httpJSON)}}".write(to: config, atomically: true, encoding: .utf8)
         let stdoutURL = directory.appendingPathComponent("stdout")
         stderrURL = directory.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--config", config.path, "--state-dir", directory.appendingPathComponent("state").path] + extraArgs
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        var env = ProcessInfo.processInfo.environment
+        env["SSH_AUTH_SOCK"] = nil
+        for (k, v) in environment { env[k] = v }
+        process = try ChildProcess(Self.binary.path,
+                                   ["serve", "--config", config.path, "--state-dir", directory.appendingPathComponent("state").path] + extraArgs,
+                                   environment: env, stdout: stdoutURL.path, stderr: stderrURL.path)
         var found: Int?
         let deadline = Date().addingTimeInterval(15)
         while found == nil && Date() < deadline && process.isRunning {
@@ -52,13 +52,13 @@ final class DaemonProcess {
             }
         }
         guard let found else {
-            process.terminate()
+            process.kill9()
             throw NSError(domain: "DaemonProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "daemon did not start: \((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")"])
         }
         port = found
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
     var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
 
     /// Threads of the daemon process, from /proc.
@@ -71,24 +71,30 @@ final class DaemonProcess {
     /// Sends `signal` and waits for exit; returns the exit status, nil on timeout.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
-        kill(pid, signal)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        return process.terminationStatus
+        guard process.isRunning else { return process.exitStatus }
+        process.signal(signal)
+        if let status = process.wait(timeout: timeout) { return status }
+        process.kill9()
+        return nil
     }
 
     deinit {
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        process?.kill9()
         try? FileManager.default.removeItem(at: directory)
     }
 
     func client(timeout: TimeInterval = 10) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+
+    /// One request on a fresh connection; the body, if any, is JSON.
+    func request(_ method: String, _ path: String, json: [String: Any]? = nil, timeout: TimeInterval = 60) throws -> RawClient.Response {
+        let client = try client(timeout: timeout)
+        var body = ""
+        if let json { body = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self) }
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
+            + (json == nil ? "" : "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n") + "\r\n"
+        try client.send(head + body)
+        return try client.readResponse()
+    }
 }
 
 /// A blocking loopback TCP client that writes exact bytes and reads HTTP responses.

@@ -1,0 +1,257 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Connection endpoints against a real sshd on loopback.
+final class SSHConnectionTests: XCTestCase {
+    private var sshd: SSHDFixture!
+    private var daemon: DaemonProcess!
+
+    override func setUpWithError() throws {
+        sshd = try SSHDFixture()
+        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+    }
+
+    override func tearDown() {
+        if let daemon {
+            // No secret may ever reach a log line.
+            let log = daemon.stderr
+            if let pw = sshd?.password { XCTAssertFalse(log.contains(pw), "password leaked into the log") }
+            if let pp = sshd?.passphrase { XCTAssertFalse(log.contains(pp), "passphrase leaked into the log") }
+        }
+        daemon = nil
+        sshd = nil
+    }
+
+    private func connect(_ extra: [String: Any]) throws -> RawClient.Response {
+        var body: [String: Any] = ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user, "timeout": 20]
+        for (k, v) in extra { body[k] = v }
+        return try daemon.request("POST", "/api/remote/connect", json: body)
+    }
+
+    private func keyConnect() throws -> String {
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        return try XCTUnwrap(r.json?["connection_id"] as? String)
+    }
+
+    func testKeyConnectListPingHealthDisconnect() throws {
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        let json = try XCTUnwrap(r.json)
+        let id = try XCTUnwrap(json["connection_id"] as? String)
+        XCTAssertNotNil(id.range(of: "^conn_[0-9a-f]{8}$", options: .regularExpression), id)
+        XCTAssertEqual(json["host"] as? String, "127.0.0.1")
+        XCTAssertEqual(json["port"] as? Int, sshd.port)
+        XCTAssertEqual(json["username"] as? String, sshd.user)
+        XCTAssertEqual(json["status"] as? String, "connected")
+        XCTAssertNotNil((json["created_at"] as? String)?.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression))
+        // server_info: the "remote" is this machine, so compare with what it says itself.
+        let info = try XCTUnwrap(json["server_info"] as? [String: Any])
+        var uts = utsname()
+        uname(&uts)
+        XCTAssertEqual(info["os"] as? String, withUnsafePointer(to: &uts.sysname) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) })
+        XCTAssertEqual(info["hostname"] as? String, withUnsafePointer(to: &uts.nodename) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) })
+        let py = try SSHDFixture.run("/bin/sh", ["-c", "python3 -V"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(info["python_version"] as? String, String(py.dropFirst("Python ".count)))
+
+        let list = try daemon.request("GET", "/api/remote/connections").json
+        XCTAssertEqual(list?["total"] as? Int, 1)
+        let entry = try XCTUnwrap((list?["connections"] as? [[String: Any]])?.first)
+        XCTAssertEqual(entry["connection_id"] as? String, id)
+        XCTAssertEqual(entry["status"] as? String, "connected")
+        XCTAssertTrue(entry["viewer"] is NSNull)
+
+        let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
+        XCTAssertEqual(ping.status, 200, ping.text)
+        let latency = try XCTUnwrap(ping.json?["latency_ms"] as? Double)
+        XCTAssertGreaterThan(latency, 0)
+        XCTAssertNotNil(ping.json?["timestamp"] as? String)
+
+        let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
+        XCTAssertEqual(health?["health"] as? String, "healthy")
+        XCTAssertEqual(health?["checks"] as? [String: String], ["ssh_connection": "pass", "viewer_process": "skip", "tunnel_active": "skip"])
+
+        let del = try daemon.request("DELETE", "/api/remote/connections/\(id)?cleanup_viewer=true")
+        XCTAssertEqual(del.status, 200)
+        XCTAssertEqual(del.json?["connection_id"] as? String, id)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 0)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 404)
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").json?["error"] as? String, "connection_not_found")
+    }
+
+    func testEncryptedKeyNeedsItsPassphrase() throws {
+        let ok = try connect(["auth_method": "key", "private_key_path": sshd.encryptedECDSAKey, "passphrase": sshd.passphrase])
+        XCTAssertEqual(ok.status, 200, ok.text)
+        let wrong = try connect(["auth_method": "key", "private_key_path": sshd.encryptedECDSAKey, "passphrase": "not-it"])
+        XCTAssertEqual(wrong.status, 401, wrong.text)
+        XCTAssertEqual(wrong.json?["error"] as? String, "authentication_failed")
+        XCTAssertTrue(wrong.text.contains("passphrase"), wrong.text)
+        let none = try connect(["auth_method": "key", "private_key_path": sshd.encryptedECDSAKey])
+        XCTAssertEqual(none.status, 401, none.text)
+    }
+
+    func testUnauthorizedKeyIs401NamingTheMethod() throws {
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.strangerKey])
+        XCTAssertEqual(r.status, 401)
+        XCTAssertEqual(r.json?["error"] as? String, "authentication_failed")
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains("(key)"), r.text)
+    }
+
+    func testRSAKeyRefusalIsReportedPrecisely() throws {
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.rsaKey])
+        let version = try daemon.request("GET", "/api/health").json?["libraries"] as? [String: String]
+        if version?["libssh2"]?.hasPrefix("1.10") == true {
+            XCTAssertEqual(r.status, 401, r.text)
+            let message = r.json?["message"] as? String ?? ""
+            XCTAssertTrue(message.contains("ed25519") && message.contains("SHA-1"), message)
+        } else {
+            XCTAssertEqual(r.status, 200, "libssh2 >= 1.11 signs RSA with rsa-sha2: \(r.text)")
+        }
+    }
+
+    func testMissingKeyFileIs400AndDoesNotConnect() throws {
+        let connectionsBefore = sshd.log.components(separatedBy: "Connection from").count
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.dir.appendingPathComponent("absent").path])
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(r.json?["error"] as? String, "invalid_parameters")
+        usleep(200_000)
+        XCTAssertEqual(sshd.log.components(separatedBy: "Connection from").count, connectionsBefore, "no SSH connection may be attempted")
+    }
+
+    func testPasswordAuth() throws {
+        let password = try XCTUnwrap(sshd.password, "needs root to create the password user")
+        let ok = try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": password])
+        XCTAssertEqual(ok.status, 200, ok.text)
+        let bad = try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": "nope"])
+        XCTAssertEqual(bad.status, 401, bad.text)
+        XCTAssertTrue((bad.json?["message"] as? String ?? "").contains("(password)"))
+    }
+
+    func testPasswordFallsBackToKeyboardInteractive() throws {
+        sshd = nil
+        sshd = try SSHDFixture(extraConfig: ["PasswordAuthentication no", "KbdInteractiveAuthentication yes"])
+        let password = try XCTUnwrap(sshd.password, "needs root to create the password user")
+        let ok = try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": password])
+        // This sshd offers no "password" method: only keyboard-interactive can have let it in.
+        XCTAssertEqual(ok.status, 200, ok.text)
+        let bad = try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": "nope"])
+        XCTAssertEqual(bad.status, 401, bad.text)
+    }
+
+    func testAgentAuth() throws {
+        try sshd.startAgent(keys: [sshd.ed25519Key])
+        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path, "SSH_AUTH_SOCK": sshd.agentSocket])
+        let r = try connect(["auth_method": "agent"])
+        XCTAssertEqual(r.status, 200, r.text)
+    }
+
+    func testAgentWithoutSocketIs400() throws {
+        let r = try connect(["auth_method": "agent"])
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "invalid_parameters")
+    }
+
+    func testClosedPortIs500() throws {
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": try SSHDFixture.freePort(),
+                                                                          "username": "x", "auth_method": "password", "password": "x"])
+        XCTAssertEqual(r.status, 500)
+        XCTAssertEqual(r.json?["error"] as? String, "ssh_error")
+    }
+
+    func testListenerThatNeverSpeaksIs408() throws {
+        let silent = try SilentListener()
+        let start = Date()
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": silent.port, "username": "x",
+                                                                          "auth_method": "password", "password": "x", "timeout": 2])
+        XCTAssertEqual(r.status, 408, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "connection_timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 6)
+        _ = silent
+    }
+
+    func testHostKeyChangeIs403WithFingerprint() throws {
+        _ = try keyConnect()
+        try sshd.restartWithNewHostKey()
+        let r = try connect(["auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 403, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "host_key_mismatch")
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains(try sshd.hostKeyFingerprint()), r.text)
+    }
+
+    func testFiftyConcurrentConnects() throws {
+        let group = DispatchGroup()
+        let lock = NSLock()
+        var ids: [String] = []
+        var failures: [String] = []
+        let body: [String: Any] = ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user, "auth_method": "key",
+                                   "private_key_path": sshd.ed25519Key, "timeout": 60]
+        for _ in 0..<50 {
+            group.enter()
+            Thread.detachNewThread { [daemon] in
+                defer { group.leave() }
+                let r = try? daemon!.request("POST", "/api/remote/connect", json: body, timeout: 90)
+                lock.lock()
+                if let id = r?.json?["connection_id"] as? String { ids.append(id) } else { failures.append(r?.text ?? "no response") }
+                lock.unlock()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(failures, [])
+        XCTAssertEqual(Set(ids).count, 50)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 50)
+        XCTAssertLessThanOrEqual(daemon.threadCount, 2, "one reactor thread plus the resolver helper")
+    }
+
+    func testServerGoneWhileConnectedIsReportedAndDaemonKeepsServing() throws {
+        let id = try keyConnect()
+        sshd.stop()
+        var status = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let list = try daemon.request("GET", "/api/remote/connections").json
+            status = ((list?["connections"] as? [[String: Any]])?.first?["status"] as? String) ?? ""
+            if status == "disconnected" { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(status, "disconnected")
+        let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
+        XCTAssertEqual(ping.status, 500, ping.text)
+        XCTAssertEqual(ping.json?["error"] as? String, "ssh_error")
+        let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
+        XCTAssertEqual(health?["health"] as? String, "unhealthy")
+        XCTAssertEqual((health?["checks"] as? [String: String])?["ssh_connection"], "fail")
+        XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
+    }
+
+    func testHostAliasFromSSHConfig() throws {
+        let config = "Host gpu-box\n  HostName 127.0.0.1\n  Port \(sshd.port)\n  User \(sshd.user)\n  IdentityFile \(sshd.ed25519Key)\n"
+        try config.write(to: sshd.home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "gpu-box", "auth_method": "key"])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["host"] as? String, "gpu-box")
+        XCTAssertEqual(r.json?["port"] as? Int, sshd.port)
+    }
+
+    func testBadConnectParametersAre400NamingTheField() throws {
+        let cases: [([String: Any], String)] = [
+            (["host": "h", "username": "u"], "auth_method"),
+            (["host": "h", "username": "u", "auth_method": "telepathy"], "auth_method"),
+            (["username": "u", "auth_method": "password", "password": "x"], "host"),
+            (["host": "h", "username": "u", "auth_method": "password"], "password"),
+            (["host": "h", "port": "22", "username": "u", "auth_method": "password", "password": "x"], "port"),
+            (["host": "h", "port": 70000, "username": "u", "auth_method": "password", "password": "x"], "port"),
+            (["host": "h", "username": 5, "auth_method": "password", "password": "x"], "username"),
+            (["host": "h", "username": "u", "auth_method": "password", "password": "x", "timeout": "soon"], "timeout"),
+            (["host": "-oProxyCommand=x", "username": "u", "auth_method": "password", "password": "x"], "host"),
+        ]
+        for (body, field) in cases {
+            let r = try daemon.request("POST", "/api/remote/connect", json: body)
+            XCTAssertEqual(r.status, 400, "\(body)")
+            XCTAssertEqual(r.json?["error"] as? String, "invalid_parameters")
+            XCTAssertTrue((r.json?["message"] as? String ?? "").contains("'\(field)'"), "\(body): \(r.text)")
+        }
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 0)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A real OpenSSH sshd on a loopback port with its own host key, config and
+/// authorized_keys in a temp dir, plus user keys, an ssh-agent and (when the tests
+/// run as root) a test user with a password. No mocks: the daemon talks to this.
+final class SSHDFixture {
+    let dir: URL
+    let port: Int
+    let home: URL
+    private(set) var process: ChildProcess?
+    private var agent: ChildProcess?
+    var agentSocket: String { dir.appendingPathComponent("agent.sock").path }
+    /// The user the key tests log in as (this process's user).
+    let user: String = String(cString: getpwuid(getuid())!.pointee.pw_name)
+    static let passwordUser = "rviewer-test"
+    /// Random per run; set only when running as root.
+    private(set) var password: String?
+    let passphrase = "pass-\(UUID().uuidString.prefix(8))"
+
+    var ed25519Key: String { dir.appendingPathComponent("id_ed25519").path }
+    var encryptedECDSAKey: String { dir.appendingPathComponent("id_ecdsa_enc").path }
+    var rsaKey: String { dir.appendingPathComponent("id_rsa").path }
+    var strangerKey: String { dir.appendingPathComponent("id_stranger").path }
+    var hostKey: String { dir.appendingPathComponent("host_ed25519").path }
+
+    /// `extraConfig` lines are appended to sshd_config (e.g. kbd-interactive only).
+    init(extraConfig: [String] = []) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-sshd-\(UUID().uuidString.prefix(8))")
+        home = dir.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        port = try SSHDFixture.freePort()
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rviewer-test", "-f", ed25519Key])
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ecdsa", "-b", "256", "-N", passphrase, "-C", "rviewer-test-enc", "-f", encryptedECDSAKey])
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-C", "rviewer-test-rsa", "-f", rsaKey])
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-authorized", "-f", strangerKey])
+        let authorized = try [ed25519Key, encryptedECDSAKey, rsaKey].map { try String(contentsOfFile: $0 + ".pub", encoding: .utf8) }.joined()
+        try authorized.write(to: dir.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
+        if getuid() == 0 {
+            let pw = "pw-\(UUID().uuidString)"
+            if getpwnam(SSHDFixture.passwordUser) == nil {
+                try SSHDFixture.run("/usr/sbin/useradd", ["-m", "-s", "/bin/sh", SSHDFixture.passwordUser])
+            }
+            try SSHDFixture.run("/usr/sbin/chpasswd", [], input: "\(SSHDFixture.passwordUser):\(pw)\n")
+            password = pw
+        }
+        let config = [
+            "Port \(port)", "ListenAddress 127.0.0.1", "HostKey \(hostKey)",
+            "AuthorizedKeysFile \(dir.appendingPathComponent("authorized_keys").path)",
+            "PidFile \(dir.appendingPathComponent("sshd.pid").path)",
+            "StrictModes no", "UsePAM yes", "PermitRootLogin yes", "PasswordAuthentication yes",
+            "KbdInteractiveAuthentication no", "MaxStartups 200", "MaxSessions 50", "LogLevel VERBOSE",
+        ] + extraConfig
+        try config.joined(separator: "\n").appending("\n").write(to: dir.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    func start() throws {
+        mkdir("/run/sshd", 0o755)
+        let p = try ChildProcess("/usr/sbin/sshd", ["-D", "-f", dir.appendingPathComponent("sshd_config").path,
+                                                     "-E", dir.appendingPathComponent("sshd.log").path],
+                                 environment: ProcessInfo.processInfo.environment)
+        process = p
+        // Ready when the port accepts.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if SSHDFixture.canConnect(port) { return }
+            guard p.isRunning else { break }
+            usleep(20_000)
+        }
+        throw NSError(domain: "SSHDFixture", code: 1, userInfo: [NSLocalizedDescriptionKey: "sshd did not start: \(log)"])
+    }
+
+    /// Stops the listener and every session it spawned (the live connections die too).
+    func stop() {
+        guard let p = process, p.isRunning else { return }
+        _ = try? SSHDFixture.run("/usr/bin/pkill", ["-TERM", "-P", String(p.pid)], allowFailure: true)
+        p.signal(SIGTERM)
+        if p.wait(timeout: 10) == nil { p.kill9() }
+        process = nil
+    }
+
+    /// Replaces the host key (a "reinstalled server") and restarts.
+    func restartWithNewHostKey() throws {
+        stop()
+        try? FileManager.default.removeItem(atPath: hostKey)
+        try? FileManager.default.removeItem(atPath: hostKey + ".pub")
+        try SSHDFixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
+        try start()
+    }
+
+    /// The SHA256 fingerprint of the current host key, as ssh-keygen prints it.
+    func hostKeyFingerprint() throws -> String {
+        let out = try SSHDFixture.run("/usr/bin/ssh-keygen", ["-l", "-E", "sha256", "-f", hostKey + ".pub"])
+        return String(out.split(separator: " ")[1])
+    }
+
+    func startAgent(keys: [String]) throws {
+        agent = try ChildProcess("/usr/bin/ssh-agent", ["-D", "-a", agentSocket], environment: ProcessInfo.processInfo.environment)
+        let deadline = Date().addingTimeInterval(5)
+        while !FileManager.default.fileExists(atPath: agentSocket) && Date() < deadline { usleep(10_000) }
+        for key in keys {
+            try SSHDFixture.run("/usr/bin/ssh-add", ["-q", key], environment: ["SSH_AUTH_SOCK": agentSocket])
+        }
+    }
+
+    var log: String { (try? String(contentsOf: dir.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? "" }
+
+    deinit {
+        stop()
+        agent?.kill9()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    // MARK: helpers
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func canConnect(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// Runs a command through /bin/sh (popen; Foundation's Process can miss a fast
+    /// child's exit) and returns its combined output; throws on a non-zero exit.
+    @discardableResult
+    static func run(_ path: String, _ args: [String], input: String? = nil, environment: [String: String] = [:],
+                    allowFailure: Bool = false) throws -> String {
+        var line = environment.map { "\($0.key)=\(quote($0.value)) " }.joined()
+        line += ([path] + args).map(quote).joined(separator: " ")
+        if let input { line = "printf '%s' \(quote(input)) | " + line }
+        guard let f = popen(line + " 2>&1", "r") else { throw NSError(domain: "SSHDFixture", code: 1) }
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n > 0 { out += buf[0..<n] }
+            if n < buf.count { break }
+        }
+        let status = pclose(f)
+        let text = String(decoding: out, as: UTF8.self)
+        if status != 0 && !allowFailure {
+            throw NSError(domain: "SSHDFixture", code: Int(status),
+                          userInfo: [NSLocalizedDescriptionKey: "\(path) \(args.joined(separator: " ")): \(text)"])
+        }
+        return text
+    }
+
+    static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}
+
+/// A loopback listener that accepts and never speaks (the 408 case).
+final class SilentListener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, len) } }
+        listen(sock, 16)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
+        fd = sock
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    deinit {
+        close(fd)
+    }
+}
