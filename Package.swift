@@ -33,7 +33,7 @@ let package = Package(
         ]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
-        .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1"]),
+        .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH"]),
         .testTarget(name: "IntegrationTests", dependencies: ["rviewer"]),
     ],

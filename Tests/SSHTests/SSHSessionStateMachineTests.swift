@@ -1,0 +1,167 @@
+import XCTest
+@testable import SSH
+
+final class SSHSessionStateMachineTests: XCTestCase {
+    private func ready(_ method: SSHAuthMethod = .key(path: "/k", passphrase: nil)) -> SSHSessionStateMachine {
+        var m = SSHSessionStateMachine(method: method, rsaSHA1Only: true)
+        XCTAssertEqual(m.onStart(), .resolve)
+        XCTAssertEqual(m.onResolved(count: 1), .connect(index: 0))
+        XCTAssertEqual(m.onConnected(), .handshake)
+        XCTAssertEqual(m.onHandshakeDone(hostKey: .trusted, host: "h"), .listAuth)
+        return m
+    }
+
+    func testKeyAuthHappyPath() {
+        var m = ready()
+        XCTAssertEqual(m.onAuthMethods(["publickey", "password"]), .authenticate(.publicKeyFile))
+        XCTAssertEqual(m.onAuthenticated(), .becomeReady)
+        XCTAssertEqual(m.state, .ready)
+        XCTAssertFalse(m.isConnecting)
+    }
+
+    func testNextAddressAfterRefusal() {
+        var m = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
+        _ = m.onStart()
+        XCTAssertEqual(m.onResolved(count: 2), .connect(index: 0))
+        XCTAssertEqual(m.onConnectFailed("refused"), .connect(index: 1))
+        XCTAssertEqual(m.onConnectFailed("refused"), .failConnect(.connectionFailed("refused")))
+    }
+
+    func testPasswordFallsBackToKeyboardInteractive() {
+        var m = ready(.password("p"))
+        XCTAssertEqual(m.onAuthMethods(["publickey", "password", "keyboard-interactive"]), .authenticate(.password))
+        XCTAssertEqual(m.onAuthRejected(rsaKey: false), .authenticate(.keyboardInteractive))
+        XCTAssertEqual(m.onAuthRejected(rsaKey: false),
+                       .failConnect(.authenticationFailed(method: "password", message: "the server refused the username or password")))
+    }
+
+    func testKeyboardInteractiveOnlyServer() {
+        var m = ready(.password("p"))
+        XCTAssertEqual(m.onAuthMethods(["publickey", "keyboard-interactive"]), .authenticate(.keyboardInteractive))
+    }
+
+    func testMethodNotOfferedFailsWithTheList() {
+        var m = ready(.password("p"))
+        guard case .failConnect(.authenticationFailed("password", let message)) = m.onAuthMethods(["publickey"]) else { return XCTFail() }
+        XCTAssertTrue(message.contains("publickey"))
+    }
+
+    func testRSARefusalGetsThePreciseMessage() {
+        var m = ready()
+        _ = m.onAuthMethods(["publickey"])
+        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .failConnect(.authenticationFailed(method: "key", message: rsaSHA1RefusedMessage)))
+    }
+
+    func testRSARefusalWithModernLibssh2IsPlain() {
+        var m = SSHSessionStateMachine(method: .key(path: "/k", passphrase: nil), rsaSHA1Only: false)
+        _ = m.onStart(); _ = m.onResolved(count: 1); _ = m.onConnected(); _ = m.onHandshakeDone(hostKey: .recorded, host: "h")
+        _ = m.onAuthMethods(["publickey"])
+        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .failConnect(.authenticationFailed(method: "key", message: "the server refused the key")))
+    }
+
+    func testAgentTriesBoundedIdentities() {
+        var m = ready(.agent(socket: "/s"))
+        XCTAssertEqual(m.onAuthMethods(["publickey"]), .authenticate(.agentConnect))
+        XCTAssertEqual(m.onAgentIdentities(Array(repeating: .ed25519, count: 9)), .authenticate(.agentIdentity(0)))
+        for i in 1..<SSHAuthLimits.maxAgentIdentities {
+            XCTAssertEqual(m.onAuthRejected(rsaKey: false), .authenticate(.agentIdentity(i)))
+        }
+        guard case .failConnect(.authenticationFailed("agent", _)) = m.onAuthRejected(rsaKey: false) else { return XCTFail() }
+    }
+
+    func testEmptyAgentFails() {
+        var m = ready(.agent(socket: "/s"))
+        _ = m.onAuthMethods(["publickey"])
+        guard case .failConnect(.authenticationFailed("agent", _)) = m.onAgentIdentities([]) else { return XCTFail() }
+    }
+
+    func testHostKeyMismatchFails() {
+        var m = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
+        _ = m.onStart(); _ = m.onResolved(count: 1); _ = m.onConnected()
+        guard case .failConnect(.hostKeyMismatch(_, "SHA256:abc", _)) = m.onHandshakeDone(hostKey: .mismatch(fingerprint: "SHA256:abc"), host: "h") else {
+            return XCTFail()
+        }
+    }
+
+    func testTimeoutNamesThePhase() {
+        var a = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
+        _ = a.onStart()
+        XCTAssertEqual(a.onTimeout(), .failConnect(.timeout(phase: "connect")))
+        var b = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
+        _ = b.onStart(); _ = b.onResolved(count: 1); _ = b.onConnected()
+        XCTAssertEqual(b.onTimeout(), .failConnect(.timeout(phase: "handshake")))
+        var c = ready()
+        XCTAssertEqual(c.onTimeout(), .failConnect(.timeout(phase: "authentication")))
+        var d = ready()
+        _ = d.onAuthMethods(nil)
+        XCTAssertEqual(d.onTimeout(), .none, "a ready session ignores a stale connect timer")
+    }
+
+    func testLateEventsAfterFailureAreIgnored() {
+        var m = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
+        _ = m.onStart()
+        _ = m.onTimeout()
+        XCTAssertEqual(m.onResolved(count: 1), .none)
+        XCTAssertEqual(m.onDisconnect(), .none)
+    }
+
+    func testReadySessionLossAndDisconnect() {
+        var m = ready()
+        _ = m.onAuthMethods(nil)
+        XCTAssertEqual(m.onFailure(.disconnected("gone")), .lost(.disconnected("gone")))
+        var n = ready()
+        _ = n.onAuthMethods(nil)
+        XCTAssertEqual(n.onDisconnect(), .disconnect)
+        XCTAssertEqual(n.state, .closed(error: nil))
+    }
+}
+
+final class ExecStateMachineTests: XCTestCase {
+    func testCommandLifecycle() {
+        var m = ExecStateMachine(hasCommand: true)
+        XCTAssertEqual(m.onOpenSlot(), .open)
+        XCTAssertEqual(m.onOpened(), .exec)
+        XCTAssertEqual(m.onStarted(), .read)
+        XCTAssertEqual(m.onEOF(), .close)
+        XCTAssertEqual(m.onClosed(), .complete)
+        XCTAssertEqual(m.state, .finished)
+    }
+
+    func testPingOpensAndCloses() {
+        var m = ExecStateMachine(hasCommand: false)
+        _ = m.onOpenSlot()
+        XCTAssertEqual(m.onOpened(), .close)
+        XCTAssertEqual(m.onClosed(), .complete)
+    }
+
+    func testTimeoutReportsOnceAndStillCleansUp() {
+        var m = ExecStateMachine(hasCommand: true)
+        _ = m.onOpenSlot(); _ = m.onOpened(); _ = m.onStarted()
+        XCTAssertEqual(m.onTimeout(), .fail(.timeout(phase: "command")))
+        XCTAssertEqual(m.onTimeout(), .none)
+        XCTAssertEqual(m.onAbandonWhileReading(), .close)
+        XCTAssertEqual(m.onClosed(), .none, "the outcome was already reported")
+        XCTAssertEqual(m.state, .finished)
+    }
+
+    func testTimeoutWhileQueuedFinishesAtOnce() {
+        var m = ExecStateMachine(hasCommand: true)
+        XCTAssertEqual(m.onTimeout(), .fail(.timeout(phase: "command")))
+        XCTAssertEqual(m.state, .finished)
+        XCTAssertEqual(m.onOpenSlot(), .none)
+    }
+
+    func testTimedOutOpenClosesInsteadOfExecuting() {
+        var m = ExecStateMachine(hasCommand: true)
+        _ = m.onOpenSlot()
+        _ = m.onTimeout()
+        XCTAssertEqual(m.onOpened(), .close)
+    }
+
+    func testErrorReportsOnce() {
+        var m = ExecStateMachine(hasCommand: true)
+        _ = m.onOpenSlot()
+        XCTAssertEqual(m.onError(.disconnected("x")), .fail(.disconnected("x")))
+        XCTAssertEqual(m.onError(.disconnected("y")), .none)
+    }
+}
