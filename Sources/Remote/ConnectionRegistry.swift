@@ -18,6 +18,8 @@ public final class ConnectionRegistry {
     private var order: [String] = []
     private var issuedIDs: Set<String> = []
     private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
+    /// Told when a connected session dies (for the daemon's log).
+    public var onLost: ((Connection, SSHError) -> Void)?
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
         self.loop = loop
@@ -66,8 +68,10 @@ public final class ConnectionRegistry {
         let id = newID()
         let connection = Connection(id: id, host: request.host, port: target.port, username: target.username,
                                     createdAt: Timestamp.now(), serverInfo: info, session: session)
-        session.onLost = { [weak connection] error in
-            connection?.status = .disconnected(reason: "\(error)")
+        session.onLost = { [weak self, weak connection] error in
+            guard let connection else { return }
+            connection.status = .disconnected(reason: "\(error)")
+            self?.onLost?(connection, error)
         }
         connections[id] = connection
         order.append(id)

@@ -4,7 +4,7 @@ import SSH
 extension RemoteAPI {
     /// Connection Management and Health Checks (remote_api.md).
     public func addConnectionEndpoints(registry: ConnectionRegistry) {
-        add("POST", "/api/remote/connect") { call in
+        add("POST", "/api/remote/connect") { [unowned self] call in
             let p = try call.body()
             guard let auth = ConnectRequest.Auth(rawValue: try p.optionalChoice("auth_method", ["key", "password", "agent"])
                 ?? { throw APIError.invalidParameters("Missing required field 'auth_method'") }()) else {
@@ -20,9 +20,11 @@ extension RemoteAPI {
                 passphrase: try p.optionalString("passphrase"),
                 timeoutSeconds: try p.optionalInt("timeout", range: 1...600) ?? 30)
             try RemoteAPI.checkHostName(request.host)
-            registry.connect(request) { result in
+            let what = "\(request.username ?? "?")@\(request.host):\(request.port.map(String.init) ?? "-") auth=\(auth.rawValue)"
+            registry.connect(request) { [weak self] result in
                 switch result {
                 case .success(let c):
+                    self?.log("connect \(what): \(c.id)")
                     call.succeed([
                         ("connection_id", .string(c.id)),
                         ("host", .string(c.host)),
@@ -37,16 +39,18 @@ extension RemoteAPI {
                         ("created_at", .string(c.createdAt)),
                     ])
                 case .failure(let error):
+                    self?.log("connect \(what) failed: \(error)")
                     call.fail(APIError(error))
                 }
             }
         }
 
-        add("DELETE", "/api/remote/connections/{id}") { call in
+        add("DELETE", "/api/remote/connections/{id}") { [unowned self] call in
             let id = call.pathParameters["id"]!
             // Accepted now, acted on once viewers exist (there is nothing else to clean up yet).
             _ = try call.query().optionalBool("cleanup_viewer")
             guard registry.disconnect(id) else { throw APIError.connectionNotFound(id) }
+            self.log("disconnect \(id)")
             call.succeed([("message", .string("Connection disconnected successfully")), ("connection_id", .string(id))])
         }
 

@@ -26,6 +26,9 @@ public final class RemoteAPI: HTTPResponder {
     /// The port the API is served on (known once the listener is bound); the Origin
     /// guard allows only pages served from it.
     public var listenPort: Int = 0
+    /// Where endpoints report what they did (the executable wires it to its logger).
+    /// Messages never carry request secrets.
+    public var log: (String) -> Void = { _ in }
 
     public init(limits: HTTPLimits) {
         self.limits = limits

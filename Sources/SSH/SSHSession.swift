@@ -42,6 +42,11 @@ public final class SSHSession: IOHandler {
     /// Called once if a ready session dies (not after a requested disconnect).
     public var onLost: ((SSHError) -> Void)?
     private var deadline: Reactor.Timer!
+    private var keepalive: Reactor.Timer!
+    /// Seconds between SSH keepalives on an idle session (OpenSSH's ServerAliveInterval
+    /// is off by default; 30 s keeps NAT and firewall state alive). Dead peers are found
+    /// by TCP keepalive on the socket (Socket.setKeepAlive), which libssh2 cannot do.
+    static let keepaliveInterval: Int32 = 30
 
     // Channel pump state.
     var channels: [ExecChannel] = []
@@ -61,6 +66,7 @@ public final class SSHSession: IOHandler {
         agentAuth = AgentAuth()
         readBuffer = .allocate(byteCount: ExecChannel.readChunk, alignment: 16)
         deadline = loop.makeTimer { [unowned self] in self.act(self.machine.onTimeout()) }
+        keepalive = loop.makeTimer { [unowned self] in self.sendKeepalive() }
     }
 
     deinit {
@@ -110,6 +116,8 @@ public final class SSHSession: IOHandler {
             drive()
         case .becomeReady:
             loop.disarm(deadline)
+            if let session { libssh2_keepalive_config(session, 0, UInt32(Self.keepaliveInterval)) }
+            loop.arm(keepalive, after: .seconds(Double(Self.keepaliveInterval)))
             agentAuth.close()
             updateInterest(active: false)
             let done = onConnect
@@ -258,6 +266,15 @@ public final class SSHSession: IOHandler {
         loop.setInterest(token, interest)
     }
 
+    /// Sends a keepalive only on an idle session: libssh2 1.10 ignores EAGAIN here, so
+    /// it must never interleave with another packet (notes pitfall 11).
+    private func sendKeepalive() {
+        guard isReady, let s = session else { return }
+        var next: Int32 = Self.keepaliveInterval
+        if channels.isEmpty && sendOwner == nil { _ = libssh2_keepalive_send(s, &next) }
+        loop.arm(keepalive, after: .seconds(Double(max(next, 1))))
+    }
+
     // MARK: teardown
 
     private func closeSocket() {
@@ -271,6 +288,7 @@ public final class SSHSession: IOHandler {
     /// with it (notes §3.8); the dead socket makes libssh2's last sends fail fast.
     private func teardown() {
         loop.disarm(deadline)
+        loop.disarm(keepalive)
         agentAuth.close()
         if fd >= 0 { Socket.shutdownBoth(fd) }
         if let s = session {
