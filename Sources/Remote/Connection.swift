@@ -64,6 +64,9 @@ public final class Connection {
     public let createdAt: String
     public let serverInfo: ServerInfo
     public internal(set) var status: Status = .connected
+    /// The last environment detection, if any.
+    public internal(set) var detection: DetectionResult?
+    var detectionWaiters: [(Result<DetectionResult, SSHError>) -> Void] = []
     let session: SSHSession
 
     init(id: String, host: String, port: Int, username: String, createdAt: String, serverInfo: ServerInfo, session: SSHSession) {
