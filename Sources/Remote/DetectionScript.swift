@@ -8,7 +8,7 @@
 ///   CFG  $RUNICORN_DIR  user_root_dir-from-runicorn's-config.json
 enum DetectionScript {
     static let text = #"""
-tab=$(printf '\t'); nl='
+tab=$(printf '\t'); cr=$(printf '\r'); nl='
 '
 seen="$nl"
 probe() {
@@ -54,6 +54,7 @@ rcver() {
     for m in "$d"/runicorn-*.dist-info/METADATA; do
       [ -f "$m" ] || continue
       while IFS= read -r line; do
+        line=${line%"$cr"}
         case "$line" in 'Version: '*) printf '%s' "${line#Version: }"; return;; '') return;; esac
       done < "$m"
     done

@@ -32,7 +32,12 @@ public struct DetectionResult: Equatable, Sendable {
         var realPaths = Set<String>()
         var names = Set<String>()
         for line in output.split(separator: "\n", omittingEmptySubsequences: true) {
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            // Fields are trimmed of stray CRs (files written on Windows end lines with CRLF).
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { field -> String in
+                var s = String(field)
+                while s.hasSuffix("\r") { s.removeLast() }
+                return s
+            }
             if f.first == "CFG", f.count >= 3 {
                 result.runicornDir = f[1].isEmpty ? nil : f[1]
                 result.userRootDir = f[2].isEmpty ? nil : f[2]

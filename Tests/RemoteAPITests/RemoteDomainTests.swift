@@ -46,3 +46,40 @@ final class SSHEnvironmentTests: XCTestCase {
         XCTAssertEqual(APIError(SSHError.invalidParameters("x")).status, 400)
     }
 }
+
+final class DetectionResultTests: XCTestCase {
+    func testParsesRecordsDedupsAndNamesUniquely() {
+        let out = """
+        ENV\tconda\tbase\t/opt/conda\t/opt/conda/bin/python3\t3.10.8\t\t/opt/conda
+        ENV\tconda\tbase\t/home/u/miniforge3\t/home/u/miniforge3/bin/python3\t3.11.0\t0.5.0\r\t/home/u/miniforge3
+        ENV\tvenv\tdup\t/home/u/envs/dup\t/home/u/envs/dup/bin/python3\t3.11.2\t\t/opt/conda
+        ENV\tvirtualenv\tv\t/home/u/v\t/home/u/v/bin/python\t3.9.15.final.0\t\t/home/u/v
+        ENV\tweird\tx\t/x\t/x/bin/python\t3.1\t\t/x
+        garbage line
+        CFG\t\t/data/runs
+        """
+        let r = DetectionResult.parse(out)
+        XCTAssertEqual(r.environments.map(\.name), ["base", "/home/u/miniforge3", "v"])
+        XCTAssertEqual(r.environments.map(\.type), [.conda, .conda, .virtualenv])
+        XCTAssertEqual(r.environments[1].runicornVersion, "0.5.0")
+        XCTAssertEqual(r.environments[1].storageRoot, "/data/runs")
+        XCTAssertNil(r.environments[0].storageRoot, "no Runicorn, no storage root")
+        XCTAssertEqual(r.environments[2].pythonVersion, "3.9.15")
+        XCTAssertEqual(r.userRootDir, "/data/runs")
+        XCTAssertNil(r.runicornDir)
+    }
+
+    func testRunicornDirBeatsUserConfig() {
+        let r = DetectionResult.parse("ENV\tvenv\ta\t/a\t/a/bin/python3\t3.11.2\t0.7.2\t/a\nCFG\t/env/dir\t/cfg/dir\n")
+        XCTAssertEqual(r.environments.first?.storageRoot, "/env/dir")
+    }
+
+    func testBareVersion() {
+        XCTAssertEqual(DetectionResult.bareVersion("3.11.2"), "3.11.2")
+        XCTAssertEqual(DetectionResult.bareVersion("Python 3.9.15"), "3.9.15")
+        XCTAssertEqual(DetectionResult.bareVersion("3.12.0rc1"), "3.12.0")
+        XCTAssertEqual(DetectionResult.bareVersion("3.8"), "3.8")
+        XCTAssertNil(DetectionResult.bareVersion(""))
+        XCTAssertNil(DetectionResult.bareVersion("abc"))
+    }
+}
