@@ -69,7 +69,9 @@ enum AuthAttempt {
         switch rc {
         case 0: return .success
         case LIBSSH2_ERROR_EAGAIN: return .wouldBlock
-        case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
+        // Not PUBLICKEY_UNRECOGNIZED: libssh2.h defines it as AUTHENTICATION_FAILED, the
+        // server's refusal, which is not a key that failed to load.
+        case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
             if let keyLoad { return .failed(.authenticationFailed(method: "key", message: keyLoad)) }
             return .rejected(rsa: rsa())
         case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED, LIBSSH2_ERROR_PASSWORD_EXPIRED,

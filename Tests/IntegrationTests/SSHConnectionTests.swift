@@ -96,6 +96,7 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.json?["error"] as? String, "authentication_failed")
         XCTAssertTrue((r.json?["message"] as? String ?? "").contains("(key)"), r.text)
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains("refused the key"), "a refusal, not a load failure: \(r.text)")
     }
 
     func testRSAKeyRefusalIsReportedPrecisely() throws {
