@@ -44,7 +44,7 @@ echo "(SSH round trip measured by ping: ${ping} ms)"
 printf '| environments | exec channels | wall ms (median) | min | max |\n|---|---|---|---|---|\n'
 for n in 1 10 100; do
   rm -rf "$home"; mkdir -p "$home/venvs"
-  for i in $(seq "$n"); do python3 -m venv --without-pip "$home/venvs/env$i"; done
+  for i in $(seq "$n"); do /usr/bin/python3 -m venv --without-pip "$home/venvs/env$i"; done
   chown -R "$user" "$home"
   times=()
   before=$(grep -c "Starting session" "$work/sshd.log" || true)
