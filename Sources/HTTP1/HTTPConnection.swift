@@ -60,6 +60,7 @@ final class HTTPConnection: IOHandler {
         } else if events.hangup, machine.state != .closed {
             // Reads are paused (a request is being answered): the peer went away or half-closed.
             perform(machine.onPeerEOF())
+            updateInterest()
         }
         if events.writable, machine.state != .closed { flush() }
     }
@@ -225,6 +226,8 @@ final class HTTPConnection: IOHandler {
         guard let token, machine.state != .closed else { return }
         var interest: Interest = []
         if wantsInput { interest.insert(.read) }
+        // While a request is handled, hear about the client leaving (once).
+        if machine.state == .handling(closeAfter: false) { interest.insert(.peerClose) }
         if !output.isEmpty { interest.insert(.write) }
         server.loop.setInterest(token, interest)
     }

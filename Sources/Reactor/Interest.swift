@@ -7,10 +7,13 @@ public struct Interest: OptionSet, Sendable {
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     public static let read = Interest(rawValue: 1)
     public static let write = Interest(rawValue: 2)
+    /// The peer's FIN (EPOLLRDHUP) while not reading. Level-triggered, so it keeps
+    /// firing: ask for it only until it has been seen once.
+    public static let peerClose = Interest(rawValue: 4)
 
     var epollMask: UInt32 {
-        // EPOLLRDHUP always: a peer that goes away is noticed even while reads are paused.
-        var mask = EPOLLRDHUP.rawValue
+        var mask: UInt32 = 0
+        if contains(.read) || contains(.peerClose) { mask |= EPOLLRDHUP.rawValue }
         if contains(.read) { mask |= EPOLLIN.rawValue }
         if contains(.write) { mask |= EPOLLOUT.rawValue }
         return mask
@@ -22,13 +25,17 @@ public struct IOEvents: Sendable {
     public let readable: Bool
     public let writable: Bool
     /// The peer closed its side (EPOLLRDHUP/EPOLLHUP) or the socket has an error.
+    /// A half-close alone (RDHUP) is not an error: data may still flow the other way.
     public let hangup: Bool
+    /// EPOLLERR: the socket failed.
+    public let error: Bool
 
     init(mask: UInt32) {
         let err = mask & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
         readable = mask & EPOLLIN.rawValue != 0 || err
         writable = mask & EPOLLOUT.rawValue != 0 || err
         hangup = err || mask & EPOLLRDHUP.rawValue != 0
+        error = mask & EPOLLERR.rawValue != 0
     }
 }
 

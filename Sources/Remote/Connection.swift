@@ -67,6 +67,8 @@ public final class Connection {
     /// The last environment detection, if any.
     public internal(set) var detection: DetectionResult?
     var detectionWaiters: [(Result<DetectionResult, SSHError>) -> Void] = []
+    /// Generic forwards through this connection, in the order they were opened.
+    public internal(set) var forwards: [Forward] = []
     let session: SSHSession
 
     init(id: String, host: String, port: Int, username: String, createdAt: String, serverInfo: ServerInfo, session: SSHSession) {

@@ -71,6 +71,8 @@ public final class ConnectionRegistry {
         session.onLost = { [weak self, weak connection] error in
             guard let connection else { return }
             connection.status = .disconnected(reason: "\(error)")
+            // Nothing can pass any more: stop listening rather than accept and drop.
+            for forward in connection.forwards { forward.tunnel.close() }
             self?.onLost?(connection, error)
         }
         connections[id] = connection
@@ -84,6 +86,8 @@ public final class ConnectionRegistry {
         guard let connection = connections.removeValue(forKey: id) else { return false }
         order.removeAll { $0 == id }
         connection.session.onLost = nil
+        for forward in connection.forwards { forward.tunnel.close() }
+        connection.forwards = []
         connection.session.disconnect()
         return true
     }
@@ -110,11 +114,11 @@ public final class ConnectionRegistry {
     }
 
     /// `conn_` + 8 random lowercase hex digits, never reused while the daemon runs.
-    private func newID() -> String {
+    func newID(prefix: String = "conn_") -> String {
         while true {
             let r = UInt32.random(in: .min ... .max)   // SystemRandomNumberGenerator: getrandom(2)
             let hex = String(r, radix: 16)
-            let id = "conn_" + String(repeating: "0", count: 8 - hex.count) + hex
+            let id = prefix + String(repeating: "0", count: 8 - hex.count) + hex
             if issuedIDs.insert(id).inserted { return id }
         }
     }

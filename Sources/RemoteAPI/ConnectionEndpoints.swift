@@ -92,10 +92,10 @@ extension RemoteAPI {
 
     /// Host names and addresses only: no whitespace, control characters or a leading '-'
     /// (which a later `ssh` invocation could take for an option).
-    static func checkHostName(_ host: String) throws {
+    static func checkHostName(_ host: String, field: String = "host") throws {
         guard host.utf8.count <= 253, !host.hasPrefix("-"),
               host.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
-            throw APIError.invalidParameters("Field 'host' is not a valid host name or address")
+            throw APIError.invalidParameters("Field '\(field)' is not a valid host name or address")
         }
     }
 }

@@ -22,13 +22,6 @@ final class ExecChannel {
     /// Bytes read per libssh2 call (notes §1.4: >= 64 KiB reads).
     static let readChunk = 64 * 1024
 
-    enum Step: Equatable {
-        /// Nothing more to do until the socket moves; `ownsSendSlot` when libssh2 holds
-        /// a half-sent packet of this channel's (notes §1.3 rule 1).
-        case blocked(ownsSendSlot: Bool)
-        case done
-    }
-
     let command: String?
     let outputCap: Int
     var machine: ExecStateMachine
@@ -49,7 +42,7 @@ final class ExecChannel {
     var isFinished: Bool { machine.state == .finished }
 
     /// Runs the current state's libssh2 call, and the next ones, until blocked or done.
-    func step(session: OpaquePointer, buffer: UnsafeMutableRawBufferPointer) -> Step {
+    func step(session: OpaquePointer, buffer: UnsafeMutableRawBufferPointer) -> ChannelStep {
         while true {
             switch machine.state {
             case .queued:
@@ -116,7 +109,7 @@ final class ExecChannel {
 
     func timedOut() { perform(machine.onTimeout()) }
 
-    private func blocked(_ session: OpaquePointer) -> Step {
+    private func blocked(_ session: OpaquePointer) -> ChannelStep {
         .blocked(ownsSendSlot: libssh2_session_block_directions(session) & cssh2_block_outbound() != 0)
     }
 

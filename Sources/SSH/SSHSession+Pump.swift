@@ -45,35 +45,49 @@ extension SSHSession {
         }
     }
 
+    /// Passes per pump call before yielding to other fds.
+    static let pumpPasses = 4
+
     func pump() {
         guard isReady, let s = session else { return }
         if let owner = sendOwner {
             if case .blocked(true) = owner.step(session: s, buffer: readBuffer) {
+                guard isReady else { return }
                 return updateInterest(active: true)
             }
             sendOwner = nil
         }
         var passes = 0
-        var progressed = true
-        while progressed && sendOwner == nil && passes < 4 {
-            progressed = false
+        var again = true
+        var budgetLeft = false
+        // A few passes: a channel that finished opening frees the slot for the next.
+        while again && sendOwner == nil && passes < Self.pumpPasses {
+            again = false
             passes += 1
-            if !channels.contains(where: { $0.isOpening }), let next = channels.first(where: { $0.machine.state == .queued }) {
-                _ = next.machine.onOpenSlot()
+            if !channels.contains(where: { $0.isOpening }), let next = channels.first(where: { $0.needsOpenSlot }) {
+                next.grantOpenSlot()
             }
-            for channel in channels where !channel.isFinished {
-                let before = channel.machine.state
+            // Rotate the starting channel each pass so no channel always goes first (notes pitfall 24).
+            let count = channels.count
+            let start = count > 0 ? pumpRotation % count : 0
+            pumpRotation &+= 1
+            let order = channels.indices.map { channels[($0 + start) % count] }
+            for channel in order where !channel.isFinished {
+                let wasOpening = channel.isOpening
                 let step = channel.step(session: s, buffer: readBuffer)
                 guard isReady else { return }   // a completion may have disconnected us
-                if channel.machine.state != before { progressed = true }
-                if case .blocked(true) = step {
-                    sendOwner = channel
-                    break
+                if wasOpening && !channel.isOpening { again = true }
+                switch step {
+                case .blocked(true): sendOwner = channel
+                case .budgetExhausted: budgetLeft = true
+                case .blocked(false), .done: break
                 }
+                if sendOwner != nil { break }
             }
             removeFinished()
         }
-        if progressed { schedulePump() }
+        // Never sleep while libssh2 may hold data for a channel that hit its budget (notes §0.5).
+        if again || budgetLeft { schedulePump() }
         updateInterest(active: !channels.isEmpty)
     }
 

@@ -49,9 +49,10 @@ public final class SSHSession: IOHandler {
     static let keepaliveInterval: Int32 = 30
 
     // Channel pump state.
-    var channels: [ExecChannel] = []
-    var sendOwner: ExecChannel?
+    var channels: [SessionChannel] = []
+    var sendOwner: SessionChannel?
     var pumpScheduled = false
+    var pumpRotation = 0
     let readBuffer: UnsafeMutableRawBufferPointer
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target) {
@@ -257,11 +258,11 @@ public final class SSHSession: IOHandler {
         loop.setInterest(token, interest)
     }
 
-    /// Ready-state interest: reads while channels are active (the socket is otherwise
-    /// left alone; RDHUP still reports a closed peer), writes while libssh2 must send.
+    /// Ready-state interest: reads while channels are active; otherwise the socket is
+    /// left alone but a closed peer (RDHUP) is still heard; writes while libssh2 must send.
     func updateInterest(active: Bool) {
         guard let token, let s = session else { return }
-        var interest: Interest = active ? .read : []
+        var interest: Interest = active ? .read : .peerClose
         if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 { interest.insert(.write) }
         loop.setInterest(token, interest)
     }

@@ -41,6 +41,7 @@ struct Daemon {
         api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries })
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
+        api.addForwardEndpoints(registry: registry)
         api.log = { log.info("\($0)") }
         registry.onLost = { connection, error in log.warning("\(connection.id) lost: \(error)") }
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,

@@ -1,0 +1,263 @@
+import CLibSSH2
+import Reactor
+
+/// Byte counters of one forward, shared by its clients.
+public final class TunnelCounters {
+    public internal(set) var bytesUp: UInt64 = 0
+    public internal(set) var bytesDown: UInt64 = 0
+    public internal(set) var activeClients = 0
+    public internal(set) var totalClients = 0
+    public init() {}
+}
+
+/// The driver of one local client of a forward: its socket, its two buffers and its
+/// direct-tcpip channel. Runs inside the session pump; performs what
+/// `TunnelStateMachine` decides.
+final class TunnelClient: SessionChannel, IOHandler {
+    /// Per-direction buffer: 64 KiB keeps hundreds of clients small (notes §7.4 suggests
+    /// 64 KiB when there are many tunnels, 256 KiB for one fast one).
+    static let bufferSize = 64 * 1024
+    /// Bytes moved per direction per pump pass before yielding (fairness, notes pitfall 24).
+    static let passBudget = 256 * 1024
+    /// libssh2 sends at most one packet of this much per channel_write (src/channel.c:2255).
+    static let maxWrite = 32_700
+
+    /// The libssh2 call that owns the session's half-sent packet, to be retried first
+    /// with the same arguments.
+    private enum PendingOp { case none, open, write(Int), sendEOF, read, close }
+
+    let fd: Int32
+    private let targetHost: String
+    private let targetPort: Int32
+    private unowned let loop: EventLoop
+    private weak var session: SSHSession?
+    private let counters: TunnelCounters
+    private var machine = TunnelStateMachine()
+    private var token: Token?
+    private var channel: OpaquePointer?
+    private let up = LinearBuffer(capacity: TunnelClient.bufferSize)
+    private let down = LinearBuffer(capacity: TunnelClient.bufferSize)
+    private var pending = PendingOp.none
+    private var clientEOF = false
+    private var eofSent = false
+    private var channelEOF = false
+    private var clientShut = false
+    let timer: Reactor.Timer? = nil
+    var onClosed: ((TunnelClient) -> Void)?
+
+    init(fd: Int32, targetHost: String, targetPort: Int, loop: EventLoop, session: SSHSession, counters: TunnelCounters) {
+        self.fd = fd
+        self.targetHost = targetHost
+        self.targetPort = Int32(targetPort)
+        self.loop = loop
+        self.session = session
+        self.counters = counters
+        counters.activeClients += 1
+        counters.totalClients += 1
+        token = loop.register(fd: fd, interest: [], handler: self)
+    }
+
+    var needsOpenSlot: Bool { machine.state == .queued }
+    var isOpening: Bool { machine.state == .opening }
+    var isFinished: Bool { machine.state == .closed }
+    func grantOpenSlot() { _ = machine.onOpenSlot() }
+
+    /// Client socket events only wake the session's pump; all I/O happens there. A
+    /// half-close (RDHUP) is not an error: the read in the pump sees the EOF once the
+    /// buffered bytes ahead of it have gone upstream.
+    func handleIO(_ events: IOEvents) {
+        if events.error { perform(machine.onClientError()) }
+        session?.schedulePump()
+    }
+
+    /// Closes this client because its forward is going away.
+    func shutdown() {
+        perform(machine.onClientError())
+        session?.schedulePump()
+    }
+
+    func abort(_ error: SSHError) {
+        channel = nil
+        perform(machine.onSessionLost())
+    }
+
+    func step(session s: OpaquePointer, buffer: UnsafeMutableRawBufferPointer) -> ChannelStep {
+        switch machine.state {
+        case .queued:
+            return .blocked(ownsSendSlot: false)
+        case .opening:
+            let ch = targetHost.withCString { libssh2_channel_direct_tcpip_ex(s, $0, targetPort, "127.0.0.1", 0) }
+            guard let ch else {
+                if cssh2_last_errno(s) == LIBSSH2_ERROR_EAGAIN { return blocked(s, .open) }
+                pending = .none
+                perform(machine.onChannelFailed())
+                return .done
+            }
+            pending = .none
+            channel = ch
+            perform(machine.onOpened())
+            return machine.state == .closed ? .done : step(session: s, buffer: buffer)
+        case .open:
+            return pumpBytes(s)
+        case .closing:
+            guard let ch = channel else {
+                perform(machine.onChannelClosed())
+                return .done
+            }
+            let rc = libssh2_channel_close(ch)
+            if rc == LIBSSH2_ERROR_EAGAIN { return blocked(s, .close) }
+            pending = .none
+            libssh2_channel_free(ch)
+            channel = nil
+            perform(machine.onChannelClosed())
+            return .done
+        case .closed:
+            return .done
+        }
+    }
+
+    /// One pass both ways, each direction within its budget.
+    private func pumpBytes(_ s: OpaquePointer) -> ChannelStep {
+        guard let ch = channel else { return .done }
+        // A half-sent packet of ours goes first, with the same arguments.
+        switch pending {
+        case .write(let len):
+            let n = libssh2_channel_write_ex(ch, 0, up.readable.baseAddress!.assumingMemoryBound(to: CChar.self), len)
+            if n == Int(LIBSSH2_ERROR_EAGAIN) { return blocked(s, .write(len)) }
+            pending = .none
+            if n < 0 { return channelFailed() }
+            up.consume(n)
+            counters.bytesUp &+= UInt64(n)
+        case .sendEOF:
+            let rc = libssh2_channel_send_eof(ch)
+            if rc == LIBSSH2_ERROR_EAGAIN { return blocked(s, .sendEOF) }
+            pending = .none
+            eofSent = true
+            perform(machine.onUpstreamDone())
+        case .none, .open, .read, .close:
+            pending = .none
+        }
+        var budgetHit = false
+
+        // Upstream: client -> buffer -> channel, reads and writes interleaved.
+        if case .open(true, _) = machine.state {
+            var moved = 0
+            var drained = false
+            upstream: while moved < Self.passBudget {
+                if !clientEOF && !drained && up.room > 0 {
+                    // Compaction is safe here: no libssh2 call holds a pointer into `up`.
+                    if up.room < Self.maxWrite { up.compact() }
+                    switch Socket.read(fd, into: up.writable) {
+                    case .bytes(let n): up.commit(n)
+                    case .wouldBlock: drained = true
+                    case .eof: clientEOF = true
+                    case .error: return clientFailed()
+                    }
+                }
+                if up.isEmpty { break }
+                let len = min(up.count, Self.maxWrite)
+                let n = libssh2_channel_write_ex(ch, 0, up.readable.baseAddress!.assumingMemoryBound(to: CChar.self), len)
+                if n == Int(LIBSSH2_ERROR_EAGAIN) { return blocked(s, .write(len)) }
+                if n < 0 { return channelFailed() }
+                if n == 0 { break upstream }   // window full: a readable SSH socket brings the adjust
+                up.consume(n)
+                moved += n
+                counters.bytesUp &+= UInt64(n)
+            }
+            if moved >= Self.passBudget { budgetHit = true }
+            if clientEOF && up.isEmpty && !eofSent {
+                let rc = libssh2_channel_send_eof(ch)
+                if rc == LIBSSH2_ERROR_EAGAIN { return blocked(s, .sendEOF) }
+                eofSent = true
+                perform(machine.onUpstreamDone())
+            }
+        }
+
+        // Downstream: channel -> buffer -> client. Not reading while the buffer is full is
+        // the flow control: the channel window stops refilling and the server stops.
+        if case .open(_, true) = machine.state {
+            var moved = 0
+            if down.room < Self.maxWrite { down.compact() }   // safe: libssh2 keeps no pointer into `down`
+            while down.room > 0, moved < Self.passBudget, !channelEOF {
+                let n = libssh2_channel_read_ex(ch, 0, down.writable.baseAddress!.assumingMemoryBound(to: CChar.self), down.room)
+                if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                    // A window adjust half-sent inside the read makes this read the send owner.
+                    if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 { return blocked(s, .read) }
+                    break
+                }
+                if n < 0 { return channelFailed() }
+                if n == 0 {
+                    if libssh2_channel_eof(ch) == 1 { channelEOF = true }
+                    break
+                }
+                down.commit(n)
+                moved += n
+                counters.bytesDown &+= UInt64(n)
+                if !flushDown() { return clientFailed() }
+            }
+            if moved >= Self.passBudget { budgetHit = true }
+            if !flushDown() { return clientFailed() }
+            if channelEOF && down.isEmpty && !clientShut {
+                clientShut = true
+                Socket.shutdownWrite(fd)
+                perform(machine.onDownstreamDone())
+            }
+        }
+        if case .closing = machine.state { return .budgetExhausted }   // close in the next pass
+        updateInterest()
+        return budgetHit ? .budgetExhausted : .blocked(ownsSendSlot: false)
+    }
+
+    /// Writes buffered downstream bytes to the client; false on a socket error.
+    private func flushDown() -> Bool {
+        while !down.isEmpty {
+            switch Socket.write(fd, down.readable) {
+            case .bytes(let n): down.consume(n)
+            case .wouldBlock: return true
+            case .eof, .error: return false
+            }
+        }
+        return true
+    }
+
+    private func updateInterest() {
+        guard let token else { return }
+        var interest: Interest = []
+        if case .open(true, _) = machine.state, !clientEOF, up.count < up.capacity - Self.maxWrite { interest.insert(.read) }
+        if !down.isEmpty { interest.insert(.write) }
+        loop.setInterest(token, interest)
+    }
+
+    private func blocked(_ s: OpaquePointer, _ op: PendingOp) -> ChannelStep {
+        let outbound = libssh2_session_block_directions(s) & cssh2_block_outbound() != 0
+        pending = outbound ? op : .none
+        updateInterest()
+        return .blocked(ownsSendSlot: outbound)
+    }
+
+    private func clientFailed() -> ChannelStep {
+        perform(machine.onClientError())
+        return .budgetExhausted   // run again: the close proceeds in the next pass
+    }
+
+    private func channelFailed() -> ChannelStep {
+        pending = .none
+        if let ch = channel { libssh2_channel_free(ch) }
+        channel = nil
+        perform(machine.onChannelFailed())
+        return .done
+    }
+
+    private func perform(_ action: TunnelStateMachine.Action) {
+        switch action {
+        case .none, .open, .pump, .closeChannel:
+            break   // the step loop does these
+        case .closeClient:
+            if let token { loop.unregister(token) }
+            token = nil
+            Socket.close(fd)
+            counters.activeClients -= 1
+            onClosed?(self)
+        }
+    }
+}

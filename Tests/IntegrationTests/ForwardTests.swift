@@ -1,0 +1,219 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A loopback echo server (test side, a thread per client): echoes until the client's
+/// FIN, then closes, so a half-close through the tunnel is visible end to end.
+final class EchoServer: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+        listen(listener, 128)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        fd = listener
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        Thread.detachNewThread {
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                Thread.detachNewThread {
+                    var buf = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let n = recv(c, &buf, buf.count, 0)
+                        if n <= 0 { break }
+                        var off = 0
+                        while off < n {
+                            let w = buf[off..<n].withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                            if w <= 0 { close(c); return }
+                            off += w
+                        }
+                    }
+                    close(c)
+                }
+            }
+        }
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+/// FNV-1a over a byte stream: enough to prove every byte arrived, in order.
+struct Checksum {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    var count = 0
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
+        count += bytes.count
+    }
+}
+
+final class ForwardTests: XCTestCase {
+    private var sshd: SSHDFixture!
+    private var daemon: DaemonProcess!
+    private var echo: EchoServer!
+    private var connectionID = ""
+
+    override func setUpWithError() throws {
+        sshd = try SSHDFixture()
+        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+        echo = try EchoServer()
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
+    }
+
+    private func openForward(port: Int? = nil) throws -> (id: String, port: Int) {
+        let r = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": connectionID, "remote_host": "127.0.0.1",
+                                                                           "remote_port": port ?? echo.port])
+        XCTAssertEqual(r.status, 200, r.text)
+        let local = try XCTUnwrap(r.json?["local_port"] as? Int)
+        XCTAssertEqual(r.json?["url"] as? String, "http://localhost:\(local)")
+        return (try XCTUnwrap(r.json?["forward_id"] as? String), local)
+    }
+
+    private static func connectTCP(_ port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if rc != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    /// Sends `bytes` of pseudo-random data, half-closes, reads the echo to EOF;
+    /// returns (sent, received) checksums.
+    private static func roundTrip(port: Int, bytes: Int, seed: UInt64) -> (Checksum, Checksum) {
+        let fd = connectTCP(port)
+        guard fd >= 0 else { return (Checksum(), Checksum()) }
+        defer { close(fd) }
+        final class Box: @unchecked Sendable { var sum = Checksum() }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            var sent = Checksum()
+            defer { box.sum = sent }
+            var state = seed
+            var chunk = [UInt8](repeating: 0, count: 32768)
+            var left = bytes
+            while left > 0 {
+                let n = min(left, chunk.count)
+                for i in 0..<n { state = state &* 6364136223846793005 &+ 1442695040888963407; chunk[i] = UInt8(truncatingIfNeeded: state >> 33) }
+                chunk[0..<n].withUnsafeBytes { sent.add($0) }
+                var off = 0
+                while off < n {
+                    let w = chunk[off..<n].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if w <= 0 { return }
+                    off += w
+                }
+                left -= n
+            }
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        var received = Checksum()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            buf[0..<n].withUnsafeBytes { received.add($0) }
+        }
+        done.wait()
+        return (box.sum, received)
+    }
+
+    func testConcurrentClientsChecksummedBothWaysWithHalfClose() throws {
+        let (_, port) = try openForward()
+        let clients = 16, size = 4 << 20
+        let lock = NSLock()
+        var results: [(Checksum, Checksum)] = []
+        let group = DispatchGroup()
+        for i in 0..<clients {
+            group.enter()
+            Thread.detachNewThread {
+                let r = Self.roundTrip(port: port, bytes: size, seed: UInt64(i + 1))
+                lock.lock(); results.append(r); lock.unlock()
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 180), .success)
+        XCTAssertEqual(results.count, clients)
+        for (sent, received) in results {
+            XCTAssertEqual(sent.count, size)
+            XCTAssertEqual(received.count, size, "every byte echoed back, then EOF (half-close honoured both ways)")
+            XCTAssertEqual(received.value, sent.value)
+        }
+        let list = try daemon.request("GET", "/api/remote/forwards?connection_id=\(connectionID)").json
+        let f = try XCTUnwrap((list?["forwards"] as? [[String: Any]])?.first)
+        XCTAssertEqual(f["bytes_up"] as? Int, clients * size)
+        XCTAssertEqual(f["bytes_down"] as? Int, clients * size)
+        XCTAssertEqual(f["clients_total"] as? Int, clients)
+        XCTAssertLessThanOrEqual(daemon.threadCount, 2, "the reactor, plus at most the resolver thread")
+    }
+
+    func testClientThatStopsReadingDoesNotStallOthers() throws {
+        let (_, port) = try openForward()
+        // This client floods and never reads: its echo backs up to it alone.
+        let hog = Self.connectTCP(port)
+        XCTAssertGreaterThanOrEqual(hog, 0)
+        defer { close(hog) }
+        var flag: Int32 = 1
+        ioctl(hog, UInt(FIONBIO), &flag)
+        var junk = [UInt8](repeating: 7, count: 1 << 16)
+        var pushed = 0
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            let w = send(hog, &junk, junk.count, Int32(MSG_NOSIGNAL))
+            if w > 0 { pushed += w } else { usleep(10_000) }
+        }
+        XCTAssertGreaterThan(pushed, 1 << 20, "the hog got far enough to fill the buffers")
+        let start = Date()
+        let (sent, received) = Self.roundTrip(port: port, bytes: 1 << 20, seed: 99)
+        XCTAssertEqual(received.value, sent.value)
+        XCTAssertEqual(received.count, 1 << 20)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+
+    func testDeleteClosesTheListenerAndErrors() throws {
+        let (id, port) = try openForward()
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/forwards").json?["total"] as? Int, 1)
+        let del = try daemon.request("DELETE", "/api/remote/forwards/\(id)")
+        XCTAssertEqual(del.status, 200, del.text)
+        XCTAssertEqual(Self.connectTCP(port), -1, "nothing listens any more")
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/forwards/\(id)").json?["error"] as? String, "forward_not_found")
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": connectionID]).status, 400)
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": "conn_00000000", "remote_port": 80]).status, 404)
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": connectionID, "remote_port": 80,
+                                                                                  "remote_host": "-oProxyCommand=x"]).status, 400)
+    }
+
+    func testRefusedTargetClosesOnlyThatClient() throws {
+        let (_, port) = try openForward(port: try SSHDFixture.freePort())
+        let fd = Self.connectTCP(port)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        var b = [UInt8](repeating: 0, count: 16)
+        XCTAssertLessThanOrEqual(recv(fd, &b, 16, 0), 0, "the client is closed when the server cannot reach the target")
+        close(fd)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200, "the session is unharmed")
+    }
+
+    func testDisconnectClosesForwards() throws {
+        let (_, port) = try openForward()
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(connectionID)").status, 200)
+        XCTAssertEqual(Self.connectTCP(port), -1)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/forwards").json?["total"] as? Int, 0)
+    }
+}
