@@ -7,6 +7,12 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public let storage: sockaddr_storage
     public let length: socklen_t
 
+    public init(family: Int32, storage: sockaddr_storage, length: socklen_t) {
+        self.family = family
+        self.storage = storage
+        self.length = length
+    }
+
     public var description: String {
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         var s = storage

@@ -10,7 +10,7 @@ public final class ConnectionRegistry {
     /// Bound on one ping round trip.
     public static let pingTimeoutMs = 10_000
 
-    private unowned let loop: EventLoop
+    unowned let loop: EventLoop
     private let resolver: Resolver
     private let knownHosts: KnownHosts
     public let environment: SSHEnvironment
@@ -20,6 +20,8 @@ public final class ConnectionRegistry {
     private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
     /// Told when a connected session dies (for the daemon's log).
     public var onLost: ((Connection, SSHError) -> Void)?
+    /// Told when a running viewer's process dies.
+    public var onViewerFailed: ((Connection, Viewer) -> Void)?
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
         self.loop = loop
@@ -29,6 +31,9 @@ public final class ConnectionRegistry {
     }
 
     public var all: [Connection] { order.compactMap { connections[$0] } }
+
+    /// The loop's monotonic clock (for uptimes).
+    public var now: UInt64 { loop.now }
 
     public func connection(_ id: String) -> Connection? { connections[id] }
 
@@ -73,6 +78,11 @@ public final class ConnectionRegistry {
             connection.status = .disconnected(reason: "\(error)")
             // Nothing can pass any more: stop listening rather than accept and drop.
             for forward in connection.forwards { forward.tunnel.close() }
+            // A running viewer is unreachable now; one still starting fails through its own checks.
+            if let viewer = connection.viewer, viewer.machine.state == .running {
+                _ = viewer.machine.onProcessCheck(alive: false, logTail: "")
+                viewer.tunnel?.close()
+            }
             self?.onLost?(connection, error)
         }
         connections[id] = connection

@@ -47,11 +47,19 @@ extension RemoteAPI {
 
         add("DELETE", "/api/remote/connections/{id}") { [unowned self] call in
             let id = call.pathParameters["id"]!
-            // Accepted now, acted on once viewers exist (there is nothing else to clean up yet).
-            _ = try call.query().optionalBool("cleanup_viewer")
-            guard registry.disconnect(id) else { throw APIError.connectionNotFound(id) }
-            self.log("disconnect \(id)")
-            call.succeed([("message", .string("Connection disconnected successfully")), ("connection_id", .string(id))])
+            let cleanup = try call.query().optionalBool("cleanup_viewer") ?? true
+            guard let connection = registry.connection(id) else { throw APIError.connectionNotFound(id) }
+            let finish = {
+                registry.disconnect(id)
+                self.log("disconnect \(id)")
+                call.succeed([("message", .string("Connection disconnected successfully")), ("connection_id", .string(id))])
+            }
+            // cleanup_viewer: stop the viewer rviewer started before the session goes.
+            if cleanup, connection.viewer?.machine.isActive == true, connection.status == .connected {
+                registry.stopViewer(connection, cleanup: true) { _ in finish() }
+            } else {
+                finish()
+            }
         }
 
         add("GET", "/api/remote/ping") { call in
@@ -69,16 +77,26 @@ extension RemoteAPI {
         add("GET", "/api/remote/health") { call in
             let connection = try RemoteAPI.connection(call, registry)
             registry.ping(connection) { result in
-                let ssh: String
-                if case .success = result { ssh = "pass" } else { ssh = "fail" }
-                call.succeed([
-                    ("health", .string(ssh == "pass" ? "healthy" : "unhealthy")),
-                    ("checks", .object([
-                        ("ssh_connection", .string(ssh)),
-                        ("viewer_process", .string("skip")),
-                        ("tunnel_active", .string("skip")),
-                    ])),
-                ])
+                let sshOK: Bool
+                if case .success = result { sshOK = true } else { sshOK = false }
+                let answer = { (viewer: (process: Bool, tunnel: Bool)?) in
+                    let process = viewer.map { $0.process ? "pass" : "fail" } ?? "skip"
+                    let tunnel = viewer.map { $0.tunnel ? "pass" : "fail" } ?? "skip"
+                    let health = !sshOK ? "unhealthy" : (process == "fail" || tunnel == "fail" ? "degraded" : "healthy")
+                    call.succeed([
+                        ("health", .string(health)),
+                        ("checks", .object([
+                            ("ssh_connection", .string(sshOK ? "pass" : "fail")),
+                            ("viewer_process", .string(process)),
+                            ("tunnel_active", .string(tunnel)),
+                        ])),
+                    ])
+                }
+                guard sshOK else {
+                    let hasViewer = connection.viewer.map { $0.pid != nil && $0.machine.state != .stopped } ?? false
+                    return answer(hasViewer ? (false, false) : nil)
+                }
+                registry.viewerChecks(connection, answer)
             }
         }
     }
@@ -102,7 +120,8 @@ extension RemoteAPI {
 
 extension ConnectionSummary {
     init(_ c: Connection) {
-        self.init(connectionID: c.id, host: c.host, status: c.status.name, viewer: nil)
+        let viewer = c.viewer.map { (status: $0.status, url: $0.url ?? "") }
+        self.init(connectionID: c.id, host: c.host, status: c.status.name, viewer: viewer)
     }
 }
 

@@ -15,6 +15,7 @@ struct Daemon {
     func run() throws {
         // Before any other thread exists, so every thread inherits the blocked mask.
         SignalSource.blockShutdownSignals()
+        signal(SIGCHLD, SIG_IGN)   // children (xdg-open) are reaped by the kernel
         FileLimit.raiseToHardLimit()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -42,6 +43,8 @@ struct Daemon {
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
+        api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
+        registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
         api.log = { log.info("\($0)") }
         registry.onLost = { connection, error in log.warning("\(connection.id) lost: \(error)") }
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,

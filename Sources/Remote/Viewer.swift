@@ -1,0 +1,95 @@
+import Reactor
+import SSH
+
+/// Why a viewer request failed, typed so the API can answer with the spec's codes.
+public enum ViewerError: Error, Equatable {
+    case ssh(SSHError)
+    case environmentNotFound(String)
+    /// Runicorn is not in the environment; `installCommand` installs it there.
+    case notInstalled(installCommand: String)
+    case alreadyRunning
+    case startFailed(String)
+}
+
+/// One Runicorn viewer started by rviewer on a connection's server.
+public final class Viewer {
+    public let id: String
+    public let envName: String
+    public internal(set) var machine = ViewerStateMachine()
+    public internal(set) var pid: Int?
+    public internal(set) var remotePort: Int?
+    /// The viewer's own state directory on the server (~/.cache/rviewer/<id>).
+    public internal(set) var directory: String?
+    public internal(set) var startedAt: String?
+    var startedMonotonic: UInt64 = 0
+    var tunnel: LocalForward?
+    var timer: Reactor.Timer?
+    var monitor: Reactor.Timer?
+
+    init(id: String, envName: String) {
+        self.id = id
+        self.envName = envName
+    }
+
+    public var localPort: Int? { tunnel?.localPort }
+    public var url: String? { localPort.map { "http://localhost:\($0)" } }
+
+    /// The spec's status: starting, running, stopped or failed.
+    public var status: String {
+        switch machine.state {
+        case .launching, .waiting: return "starting"
+        case .running: return "running"
+        case .stopping, .stopped: return "stopped"
+        case .failed: return "failed"
+        }
+    }
+
+    public func uptimeSeconds(now: UInt64) -> Int {
+        guard machine.state == .running, startedMonotonic > 0 else { return 0 }
+        return Int((now &- startedMonotonic) / 1_000_000_000)
+    }
+}
+
+/// The remote commands of the viewer's lifecycle, each one round trip; every value
+/// in them goes through `ShellQuote`.
+enum ViewerScripts {
+    /// Starts the viewer detached (own session and process group via setsid, output to
+    /// its own 0700 directory), after picking a free loopback port with its python.
+    static func launch(id: String, python: String, storage: String?) -> String {
+        let py = ShellQuote.quote(python)
+        let storageArgs = storage.map { " --storage " + ShellQuote.quote($0) } ?? ""
+        return """
+        umask 077
+        d="$HOME/.cache/rviewer/"\(ShellQuote.quote(id))
+        mkdir -p "$d" && chmod 700 "$d" || exit 3
+        port=$(\(py) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || exit 4
+        cd "$HOME" || exit 5
+        setsid \(py) -m runicorn viewer --host 127.0.0.1 --port "$port"\(storageArgs) --remote-mode > "$d/viewer.log" 2>&1 < /dev/null &
+        pid=$!
+        echo "$pid" > "$d/pid"
+        printf 'PID=%s\\nPORT=%s\\nDIR=%s\\n' "$pid" "$port" "$d"
+        """
+    }
+
+    /// Prints ALIVE or DEAD, then the log's last lines.
+    static func check(pid: Int, directory: String, tail: Int) -> String {
+        "if kill -0 \(pid) 2>/dev/null; then echo ALIVE; else echo DEAD; fi; tail -n \(tail) \(ShellQuote.quote(directory + "/viewer.log")) 2>/dev/null"
+    }
+
+    /// TERM to the process group rviewer started, KILL after the grace period, then
+    /// optionally remove the viewer's directory. Never touches anything else.
+    static func stop(pid: Int, directory: String, graceTenths: Int, cleanup: Bool) -> String {
+        let dir = ShellQuote.quote(directory)
+        return """
+        kill -TERM -\(pid) 2>/dev/null || kill -TERM \(pid) 2>/dev/null
+        i=0; while kill -0 \(pid) 2>/dev/null && [ $i -lt \(graceTenths) ]; do sleep 0.1; i=$((i+1)); done
+        kill -KILL -\(pid) 2>/dev/null; kill -KILL \(pid) 2>/dev/null
+        \(cleanup ? "rm -rf \(dir)" : ":")
+        echo STOPPED
+        """
+    }
+
+    static func logs(directory: String, lines: Int) -> String {
+        "tail -n \(lines) \(ShellQuote.quote(directory + "/viewer.log")) 2>/dev/null"
+    }
+}

@@ -1,0 +1,194 @@
+import Reactor
+import SSH
+
+/// Starting, watching and stopping viewers (the domain behind /api/remote/viewer/*).
+extension ConnectionRegistry {
+    /// Bound on a viewer's start: Runicorn imports FastAPI and friends in a few seconds.
+    public static let viewerStartTimeoutSeconds = 60
+    /// Each probe through the tunnel must answer within this.
+    static let probeTimeoutMs = 2_000
+    /// A running viewer's process is checked this often (its death is noticed within it).
+    static let viewerMonitorMs = 5_000
+    /// TERM -> KILL grace period on stop, in tenths of a second (5 s).
+    static let stopGraceTenths = 50
+    /// Bound on the viewer's remote commands (launch, check, stop, logs).
+    static let viewerCommandTimeoutMs = 30_000
+    /// Log lines carried in a start failure.
+    static let startFailureLogLines = 20
+
+    public func startViewer(_ connection: Connection, envName: String, remoteRoot: String?, localPort: Int?,
+                            _ done: @escaping (Result<Viewer, ViewerError>) -> Void) {
+        guard connection.status == .connected else {
+            if case .disconnected(let reason) = connection.status { done(.failure(.ssh(.disconnected(reason)))) }
+            return
+        }
+        if let current = connection.viewer, current.machine.isActive { return done(.failure(.alreadyRunning)) }
+        // Claim the slot before any await: a second start now gets 409.
+        let viewer = Viewer(id: newID(prefix: "viewer_"), envName: envName)
+        connection.viewer = viewer
+        environments(connection, force: false) { [weak self, weak connection] result in
+            guard let self, let connection else { return }
+            func fail(_ e: ViewerError) {
+                if connection.viewer === viewer { connection.viewer = nil }
+                done(.failure(e))
+            }
+            let detection: DetectionResult
+            switch result {
+            case .failure(let e): return fail(.ssh(e))
+            case .success(let d): detection = d
+            }
+            guard let env = detection.environment(named: envName) else { return fail(.environmentNotFound(envName)) }
+            guard env.runicornInstalled else {
+                return fail(.notInstalled(installCommand: ShellQuote.command([env.pythonPath, "-m", "pip", "install", "runicorn"])))
+            }
+            let storage = remoteRoot ?? env.storageRoot
+            let script = ViewerScripts.launch(id: viewer.id, python: env.pythonPath, storage: storage)
+            connection.session.exec(script, timeoutMs: Self.viewerCommandTimeoutMs, outputCap: 4096) { outcome in
+                self.launched(connection, viewer, outcome, localPort: localPort, done)
+            }
+        }
+    }
+
+    private func launched(_ connection: Connection, _ viewer: Viewer, _ outcome: Result<ExecResult, SSHError>,
+                          localPort: Int?, _ done: @escaping (Result<Viewer, ViewerError>) -> Void) {
+        var fields: [String: String] = [:]
+        if case .success(let r) = outcome {
+            for line in r.stdoutText.split(separator: "\n") {
+                if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+            }
+        }
+        guard let pid = fields["PID"].flatMap(Int.init), let port = fields["PORT"].flatMap(Int.init), let dir = fields["DIR"] else {
+            let reason: String
+            switch outcome {
+            case .failure(let e): reason = "\(e)"
+            case .success(let r): reason = "launch command failed (exit \(r.exitStatus)): \(String(decoding: r.stderr, as: UTF8.self))"
+            }
+            _ = viewer.machine.onLaunchFailed(reason)
+            connection.viewer = nil
+            return done(.failure(.startFailed(reason)))
+        }
+        viewer.pid = pid
+        viewer.remotePort = port
+        viewer.directory = dir
+        do {
+            viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port)
+        } catch {
+            _ = viewer.machine.onLaunchFailed("\(error)")
+            connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 0, cleanup: true),
+                                    timeoutMs: Self.viewerCommandTimeoutMs) { _ in }
+            connection.viewer = nil
+            return done(.failure(.startFailed("cannot listen on local port \(localPort ?? 0): \(error)")))
+        }
+        let deadline = loop.makeTimer { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds), done)
+        }
+        viewer.timer = deadline
+        loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
+        act(connection, viewer, viewer.machine.onLaunched(), done)
+    }
+
+    /// Performs a viewer action; `done` answers the start request.
+    private func act(_ connection: Connection, _ viewer: Viewer, _ action: ViewerStateMachine.Action,
+                     _ done: @escaping (Result<Viewer, ViewerError>) -> Void) {
+        switch action {
+        case .none:
+            break
+        case .probe(let after):
+            loop.schedule(after: .milliseconds(after)) { [weak self, weak connection] in
+                guard let self, let connection, let port = viewer.localPort else { return }
+                HealthProbe.get(loop: self.loop, port: port, path: "/api/health", timeoutMs: Self.probeTimeoutMs) { status in
+                    self.act(connection, viewer, viewer.machine.onProbe(ok: status.map { (200..<500).contains($0) } ?? false), done)
+                }
+            }
+        case .checkProcess:
+            checkProcess(connection, viewer) { alive, tail in
+                self.act(connection, viewer, viewer.machine.onProcessCheck(alive: alive, logTail: tail), done)
+            }
+        case .reportStarted:
+            if let t = viewer.timer { loop.disarm(t) }
+            viewer.startedAt = Timestamp.now()
+            viewer.startedMonotonic = loop.now
+            startMonitor(connection, viewer)
+            done(.success(viewer))
+        case .failStart(let reason):
+            if let t = viewer.timer { loop.disarm(t) }
+            viewer.tunnel?.close()
+            if let pid = viewer.pid, let dir = viewer.directory {
+                connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 10, cleanup: false),
+                                        timeoutMs: Self.viewerCommandTimeoutMs) { _ in }
+            }
+            done(.failure(.startFailed(reason)))
+        case .closeTunnel:
+            viewer.tunnel?.close()
+        }
+    }
+
+    private func checkProcess(_ connection: Connection, _ viewer: Viewer, _ done: @escaping (Bool, String) -> Void) {
+        guard let pid = viewer.pid, let dir = viewer.directory, connection.status == .connected else { return done(false, "") }
+        connection.session.exec(ViewerScripts.check(pid: pid, directory: dir, tail: Self.startFailureLogLines),
+                                timeoutMs: Self.viewerCommandTimeoutMs) { outcome in
+            guard case .success(let r) = outcome else { return done(false, "") }
+            let text = r.stdoutText
+            done(text.hasPrefix("ALIVE"), String(text.drop { $0 != "\n" }.dropFirst()))
+        }
+    }
+
+    /// Watches a running viewer's process; a dead one becomes `failed` and its tunnel closes.
+    private func startMonitor(_ connection: Connection, _ viewer: Viewer) {
+        let tick: () -> Void = { [weak self, weak connection, weak viewer] in
+            guard let self, let connection, let viewer, viewer.machine.state == .running else { return }
+            self.checkProcess(connection, viewer) { alive, tail in
+                if case .closeTunnel = viewer.machine.onProcessCheck(alive: alive, logTail: tail) {
+                    viewer.tunnel?.close()
+                    self.onViewerFailed?(connection, viewer)
+                }
+                if viewer.machine.state == .running, let m = viewer.monitor { self.loop.arm(m, after: .milliseconds(Self.viewerMonitorMs)) }
+            }
+        }
+        let timer = loop.makeTimer(tick)
+        viewer.monitor = timer
+        loop.arm(timer, after: .milliseconds(Self.viewerMonitorMs))
+    }
+
+    /// Stops the connection's viewer (TERM, then KILL after the grace period); `cleanup`
+    /// also removes its remote directory and log.
+    public func stopViewer(_ connection: Connection, cleanup: Bool, _ done: @escaping (Result<Void, SSHError>) -> Void) {
+        guard let viewer = connection.viewer else { return done(.success(())) }
+        if let m = viewer.monitor { loop.disarm(m) }
+        if let t = viewer.timer { loop.disarm(t) }
+        _ = viewer.machine.onStop()
+        viewer.tunnel?.close()
+        guard let pid = viewer.pid, let dir = viewer.directory, connection.session.isReady else {
+            viewer.machine.onStopped()
+            return done(.success(()))
+        }
+        connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: Self.stopGraceTenths, cleanup: cleanup),
+                                timeoutMs: Self.viewerCommandTimeoutMs) { outcome in
+            viewer.machine.onStopped()
+            switch outcome {
+            case .success: done(.success(()))
+            case .failure(let e): done(.failure(e))
+            }
+        }
+    }
+
+    /// The last `lines` lines of the viewer's log (one round trip).
+    public func viewerLogs(_ connection: Connection, lines: Int, _ done: @escaping (Result<[String], SSHError>) -> Void) {
+        guard let dir = connection.viewer?.directory else { return done(.success([])) }
+        connection.session.exec(ViewerScripts.logs(directory: dir, lines: lines), timeoutMs: Self.viewerCommandTimeoutMs) { outcome in
+            done(outcome.map { r in r.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } })
+        }
+    }
+
+    /// viewer_process and tunnel_active for the health endpoint: nil when there is no viewer.
+    public func viewerChecks(_ connection: Connection, _ done: @escaping ((process: Bool, tunnel: Bool)?) -> Void) {
+        guard let viewer = connection.viewer, viewer.pid != nil, viewer.machine.state != .stopped else { return done(nil) }
+        checkProcess(connection, viewer) { [weak self] alive, _ in
+            guard let self, let port = viewer.localPort, viewer.tunnel?.isOpen == true else { return done((alive, false)) }
+            HealthProbe.get(loop: self.loop, port: port, path: "/api/health", timeoutMs: Self.probeTimeoutMs) { status in
+                done((alive, status.map { (200..<500).contains($0) } ?? false))
+            }
+        }
+    }
+}

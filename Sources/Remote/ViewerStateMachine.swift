@@ -1,0 +1,118 @@
+/// The life of one remote Runicorn viewer, without sockets or SSH: launched by one
+/// remote command, then probed through its tunnel until it answers HTTP.
+public struct ViewerStateMachine {
+    public enum State: Equatable {
+        /// The launch command is running on the server.
+        case launching
+        /// Launched; probing through the tunnel, `attempt` probes failed so far.
+        case waiting(attempt: Int)
+        /// Answered HTTP through the tunnel.
+        case running
+        /// The stop command is running.
+        case stopping
+        /// Stopped on request.
+        case stopped
+        /// Did not come up, or died later; `reason` says how.
+        case failed(reason: String)
+    }
+
+    public enum Action: Equatable {
+        case none
+        /// Probe again after this many milliseconds.
+        case probe(afterMs: Int)
+        /// Ask the server whether the process is still alive.
+        case checkProcess
+        /// The viewer serves: answer the start request.
+        case reportStarted
+        /// Start failed: kill what was launched, close the tunnel, answer with the reason.
+        case failStart(String)
+        /// A running viewer died: close its tunnel.
+        case closeTunnel
+    }
+
+    /// First probe delay and its cap: probes double from 50 ms to 500 ms, so a viewer
+    /// that needs 2 s to import is seen within about 0.5 s of being ready, without fixed sleeps.
+    static let firstBackoffMs = 50
+    static let maxBackoffMs = 500
+    /// Every this many failed probes, check the process is still alive (a dead viewer
+    /// fails the start at once instead of at the timeout).
+    static let checkEvery = 4
+
+    public private(set) var state: State = .launching
+
+    public init() {}
+
+    static func backoff(_ attempt: Int) -> Int { min(firstBackoffMs << min(attempt, 10), maxBackoffMs) }
+
+    public var isActive: Bool {
+        switch state {
+        case .launching, .waiting, .running, .stopping: return true
+        case .stopped, .failed: return false
+        }
+    }
+
+    /// The launch command printed the process id and port.
+    public mutating func onLaunched() -> Action {
+        switch state {
+        case .launching: state = .waiting(attempt: 0); return .probe(afterMs: 0)   // probe at once
+        case .waiting, .running, .stopping, .stopped, .failed: return .none        // stale
+        }
+    }
+
+    /// The launch command failed (no python, no port, cannot fork).
+    public mutating func onLaunchFailed(_ reason: String) -> Action {
+        switch state {
+        case .launching: state = .failed(reason: reason); return .failStart(reason) // nothing runs
+        case .waiting, .running, .stopping, .stopped, .failed: return .none         // stale
+        }
+    }
+
+    /// A probe through the tunnel answered HTTP (`ok`) or not.
+    public mutating func onProbe(ok: Bool) -> Action {
+        switch state {
+        case .waiting(let attempt):
+            if ok { state = .running; return .reportStarted }                        // serving
+            state = .waiting(attempt: attempt + 1)
+            if (attempt + 1) % Self.checkEvery == 0 { return .checkProcess }        // still alive?
+            return .probe(afterMs: Self.backoff(attempt + 1))                         // try again
+        case .launching, .running, .stopping, .stopped, .failed: return .none       // not waiting
+        }
+    }
+
+    /// The server says whether the process is alive; `logTail` is its last output.
+    public mutating func onProcessCheck(alive: Bool, logTail: String) -> Action {
+        switch state {
+        case .waiting(let attempt):
+            if alive { return .probe(afterMs: Self.backoff(attempt)) }              // keep waiting
+            let reason = "the viewer exited while starting; last log lines:\n\(logTail)"
+            state = .failed(reason: reason); return .failStart(reason)               // died starting
+        case .running:
+            if alive { return .none }                                                // fine
+            state = .failed(reason: "the viewer process exited"); return .closeTunnel // died later
+        case .launching, .stopping, .stopped, .failed: return .none                 // not watching
+        }
+    }
+
+    /// The start deadline passed.
+    public mutating func onStartTimeout(seconds: Int) -> Action {
+        switch state {
+        case .launching, .waiting:
+            let reason = "the viewer did not answer HTTP within \(seconds) s"
+            state = .failed(reason: reason); return .failStart(reason)               // give up
+        case .running, .stopping, .stopped, .failed: return .none                   // too late to matter
+        }
+    }
+
+    /// A stop was requested.
+    public mutating func onStop() -> Action {
+        switch state {
+        case .launching, .waiting, .running, .failed: state = .stopping; return .closeTunnel // tear down
+        case .stopping, .stopped: return .none                                               // already
+        }
+    }
+
+    /// The stop command finished.
+    public mutating func onStopped() {
+        state = .stopped
+    }
+}
