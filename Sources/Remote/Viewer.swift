@@ -58,7 +58,11 @@ enum ViewerScripts {
     static func launch(id: String, python: String, storage: String?) -> String {
         let py = ShellQuote.quote(python)
         let storageArgs = storage.map { " --storage " + ShellQuote.quote($0) } ?? ""
+        // Runicorn's remote mode logs under a fixed /tmp/runicorn-viewer/sessions: create it
+        // sticky and world-writable (like /tmp) if absent, so the first user's umask does
+        // not lock every other user of the server out.
         return """
+        for r in /tmp/runicorn-viewer /tmp/runicorn-viewer/sessions; do [ -d "$r" ] || mkdir -m 1777 "$r" 2>/dev/null; done
         umask 077
         d="$HOME/.cache/rviewer/"\(ShellQuote.quote(id))
         mkdir -p "$d" && chmod 700 "$d" || exit 3

@@ -13,7 +13,7 @@ final class EnvironmentDetectionTests: XCTestCase {
     nonisolated(unsafe) static var pythonVersion = ""
     nonisolated(unsafe) static var setupError: Error?
 
-    private var daemon: DaemonProcess!
+    var daemon: DaemonProcess!
 
     override class func setUp() {
         do { try buildFixture() } catch { setupError = error }
@@ -69,7 +69,7 @@ final class EnvironmentDetectionTests: XCTestCase {
         daemon = try DaemonProcess(environment: ["HOME": Self.sshd!.home.path])
     }
 
-    private func connect() throws -> String {
+    func connect() throws -> String {
         let r = try daemon.request("POST", "/api/remote/connect", json: [
             "host": "127.0.0.1", "port": Self.sshd!.port, "username": Self.user,
             "auth_method": "key", "private_key_path": Self.sshd!.ed25519Key])
@@ -164,5 +164,111 @@ final class EnvironmentDetectionTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/config?connection_id=\(id)").json?["error"] as? String, "invalid_parameters")
         XCTAssertEqual(try daemon.request("POST", "/api/remote/environments/detect", json: ["force_refresh": true]).status, 400)
         XCTAssertEqual(try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": "conn_00000000"]).status, 404)
+    }
+}
+
+/// The real Runicorn viewer started, served through its tunnel, watched and stopped.
+extension EnvironmentDetectionTests {
+    private func startViewer(_ id: String, env: String = "runi") throws -> RawClient.Response {
+        try daemon.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": env, "auto_open": false], timeout: 120)
+    }
+
+    private func viewerPID() throws -> Int32 {
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer")
+        let text = try String(contentsOfFile: Self.home + "/.cache/rviewer/" + dirs.sorted().last! + "/pid", encoding: .utf8)
+        return try XCTUnwrap(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    private func httpGet(port: Int, path: String) throws -> RawClient.Response {
+        let c = try RawClient(port: port, timeout: 10)
+        try c.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
+        return try c.readResponse()
+    }
+
+    func testViewerStartServeStatusLogsHealthStop() throws {
+        let id = try connect()
+        let r = try startViewer(id)
+        XCTAssertEqual(r.status, 200, r.text)
+        let viewer = try XCTUnwrap(r.json?["viewer"] as? [String: Any])
+        XCTAssertEqual(viewer["status"] as? String, "running")
+        let localPort = try XCTUnwrap(viewer["local_port"] as? Int)
+        XCTAssertEqual(viewer["url"] as? String, "http://localhost:\(localPort)")
+        XCTAssertNotNil(viewer["started_at"] as? String)
+
+        // The log says where uvicorn listens on the server: fetch the same endpoint directly.
+        let logs = try daemon.request("GET", "/api/remote/viewer/logs?connection_id=\(id)&lines=50").json
+        let lines = try XCTUnwrap(logs?["logs"] as? [String])
+        XCTAssertEqual(logs?["total_lines"] as? Int, lines.count)
+        let running = try XCTUnwrap(lines.first { $0.contains("Uvicorn running on http://127.0.0.1:") }, "\(lines)")
+        let remotePort = try XCTUnwrap(Int(running.split(separator: ":").last!.prefix { $0.isNumber }))
+        let viaTunnel = try httpGet(port: localPort, path: "/api/health")
+        let direct = try httpGet(port: remotePort, path: "/api/health")
+        XCTAssertEqual(viaTunnel.status, 200)
+        XCTAssertEqual(viaTunnel.text, direct.text)
+        XCTAssertEqual(viaTunnel.json?["storage"] as? String, Self.home + "/runs")
+
+        XCTAssertEqual(try startViewer(id).json?["error"] as? String, "viewer_already_running")
+
+        let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(status?["status"] as? String, "running")
+        XCTAssertEqual(status?["health"] as? String, "healthy")
+        XCTAssertNotNil(status?["uptime_seconds"] as? Int)
+        let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
+        XCTAssertEqual(health?["health"] as? String, "healthy")
+        XCTAssertEqual(health?["checks"] as? [String: String], ["ssh_connection": "pass", "viewer_process": "pass", "tunnel_active": "pass"])
+        let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
+        XCTAssertEqual((list?.first?["viewer"] as? [String: String])?["url"], "http://localhost:\(localPort)")
+
+        let pid = try viewerPID()
+        XCTAssertEqual(kill(pid, 0), 0)
+        let stop = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30)
+        XCTAssertEqual(stop.status, 200, stop.text)
+        XCTAssertEqual(stop.json?["message"] as? String, "Remote Viewer stopped successfully")
+        XCTAssertNotEqual(kill(pid, 0), 0, "the remote process is gone")
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer"))?.count ?? 0, 0, "cleanup removed its directory")
+        XCTAssertThrowsError(try httpGet(port: localPort, path: "/api/health"), "the local listener is closed")
+        let after = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(after?["status"] as? String, "stopped")
+    }
+
+    func testViewerInEnvironmentWithoutRunicornIs400WithInstallCommand() throws {
+        let id = try connect()
+        let r = try startViewer(id, env: "alpha")
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "runicorn_not_installed")
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains("'\(Self.home)/.virtualenvs/alpha/bin/python3' '-m' 'pip' 'install' 'runicorn'"), r.text)
+        XCTAssertEqual(try startViewer(id, env: "nope").json?["error"] as? String, "environment_not_found")
+        let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(status?["status"] as? String, "stopped")
+    }
+
+    func testViewerKilledFromOutsideIsReported() throws {
+        let id = try connect()
+        let r = try startViewer(id)
+        XCTAssertEqual(r.status, 200, r.text)
+        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        kill(-(try viewerPID()), SIGKILL)
+        var status = ""
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            status = (try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any])?["status"] as? String ?? ""
+            if status == "failed" { break }
+            usleep(250_000)
+        }
+        XCTAssertEqual(status, "failed")
+        let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
+        XCTAssertEqual((health?["checks"] as? [String: String])?["viewer_process"], "fail")
+        XCTAssertNotEqual(health?["health"] as? String, "healthy")
+        XCTAssertThrowsError(try httpGet(port: localPort, path: "/api/health"), "its listener is closed")
+        XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
+        _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
+    }
+
+    func testDisconnectWithCleanupStopsTheViewer() throws {
+        let id = try connect()
+        XCTAssertEqual(try startViewer(id).status, 200)
+        let pid = try viewerPID()
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)?cleanup_viewer=true", timeout: 30).status, 200)
+        XCTAssertNotEqual(kill(pid, 0), 0, "cleanup_viewer stopped the remote viewer")
     }
 }
