@@ -1,0 +1,69 @@
+import XCTest
+@testable import Remote
+
+final class ViewerStateMachineTests: XCTestCase {
+    func testProbesWithBackoffUntilServing() {
+        var m = ViewerStateMachine()
+        XCTAssertEqual(m.onLaunched(), .probe(afterMs: 0))
+        XCTAssertEqual(m.onProbe(ok: false), .probe(afterMs: 100))
+        XCTAssertEqual(m.onProbe(ok: false), .probe(afterMs: 200))
+        XCTAssertEqual(m.onProbe(ok: false), .probe(afterMs: 400))
+        XCTAssertEqual(m.onProbe(ok: false), .checkProcess, "every 4th failure asks whether it still runs")
+        XCTAssertEqual(m.onProcessCheck(alive: true, logTail: ""), .probe(afterMs: 500), "backoff is capped")
+        XCTAssertEqual(m.onProbe(ok: true), .reportStarted)
+        XCTAssertEqual(m.state, .running)
+        XCTAssertTrue(m.isActive)
+    }
+
+    func testDeathWhileStartingFailsWithTheLog() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        for _ in 0..<3 { _ = m.onProbe(ok: false) }
+        XCTAssertEqual(m.onProbe(ok: false), .checkProcess)
+        guard case .failStart(let reason) = m.onProcessCheck(alive: false, logTail: "Traceback: boom") else { return XCTFail() }
+        XCTAssertTrue(reason.contains("Traceback: boom"))
+        XCTAssertFalse(m.isActive)
+    }
+
+    func testStartTimeout() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        XCTAssertEqual(m.onStartTimeout(seconds: 60), .failStart("the viewer did not answer HTTP within 60 s"))
+        XCTAssertEqual(m.onProbe(ok: true), .none, "a late answer changes nothing")
+    }
+
+    func testDeathWhileRunningClosesTheTunnel() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        _ = m.onProbe(ok: true)
+        XCTAssertEqual(m.onProcessCheck(alive: true, logTail: ""), .none)
+        XCTAssertEqual(m.onProcessCheck(alive: false, logTail: ""), .closeTunnel)
+        XCTAssertEqual(m.state, .failed(reason: "the viewer process exited"))
+    }
+
+    func testStop() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        _ = m.onProbe(ok: true)
+        XCTAssertEqual(m.onStop(), .closeTunnel)
+        XCTAssertEqual(m.onStop(), .none)
+        m.onStopped()
+        XCTAssertEqual(m.state, .stopped)
+        XCTAssertFalse(m.isActive)
+    }
+
+    func testLaunchFailure() {
+        var m = ViewerStateMachine()
+        XCTAssertEqual(m.onLaunchFailed("no python"), .failStart("no python"))
+        XCTAssertEqual(m.onLaunched(), .none)
+    }
+
+    func testLaunchScriptQuotesEverything() {
+        let script = ViewerScripts.launch(id: "viewer_1", python: "/home/u/my env/bin/python3", storage: "/data/$(rm -rf ~)'x")
+        XCTAssertTrue(script.contains("'/home/u/my env/bin/python3' -m runicorn viewer --host 127.0.0.1"))
+        XCTAssertTrue(script.contains("--storage '/data/$(rm -rf ~)'\\''x'"))
+        let stop = ViewerScripts.stop(pid: 42, directory: "/h/.cache/rviewer/v; rm -rf /", graceTenths: 50, cleanup: true)
+        XCTAssertTrue(stop.contains("rm -rf '/h/.cache/rviewer/v; rm -rf /'"))
+        XCTAssertTrue(stop.contains("kill -TERM -42"))
+    }
+}
