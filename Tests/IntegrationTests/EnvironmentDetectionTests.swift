@@ -264,6 +264,25 @@ extension EnvironmentDetectionTests {
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
     }
 
+    func testThreeViewersOnThreeConnectionsAtOnce() throws {
+        let ids = try (0..<3).map { _ in try connect() }
+        let lock = NSLock()
+        var ports: [Int] = []
+        let group = DispatchGroup()
+        for id in ids {
+            group.enter()
+            Thread.detachNewThread { [daemon] in
+                defer { group.leave() }
+                let r = try? daemon!.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false], timeout: 120)
+                if let p = (r?.json?["viewer"] as? [String: Any])?["local_port"] as? Int { lock.lock(); ports.append(p); lock.unlock() }
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 150), .success)
+        XCTAssertEqual(Set(ports).count, 3, "three viewers, three local ports")
+        for port in ports { XCTAssertEqual(try httpGet(port: port, path: "/api/health").json?["status"] as? String, "ok") }
+        for id in ids { XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)", timeout: 30).status, 200) }
+    }
+
     func testDisconnectWithCleanupStopsTheViewer() throws {
         let id = try connect()
         XCTAssertEqual(try startViewer(id).status, 200)

@@ -210,6 +210,41 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200, "the session is unharmed")
     }
 
+    /// 8 forwards x 8 clients at once through an sshd that rekeys every 32 MB, so
+    /// rekeys land mid-stream while 64 channels pump (notes pitfall 25).
+    func testEightTunnelsSixtyFourClientsAcrossRekeys() throws {
+        sshd = nil
+        sshd = try SSHDFixture(extraConfig: ["RekeyLimit 32M"])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
+        let ports = try (0..<8).map { _ in try openForward().port }
+        let size = 1 << 20
+        let lock = NSLock()
+        var results: [(Checksum, Checksum)] = []
+        let group = DispatchGroup()
+        for (i, port) in ports.enumerated() {
+            for j in 0..<8 {
+                group.enter()
+                Thread.detachNewThread {
+                    let r = Self.roundTrip(port: port, bytes: size, seed: UInt64(i * 8 + j + 1))
+                    lock.lock(); results.append(r); lock.unlock()
+                    group.leave()
+                }
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 240), .success)
+        XCTAssertEqual(results.count, 64)
+        for (sent, received) in results {
+            XCTAssertEqual(received.count, size)
+            XCTAssertEqual(received.value, sent.value)
+        }
+        let total = try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]]
+        XCTAssertEqual(total?.reduce(0) { $0 + ($1["bytes_up"] as? Int ?? 0) }, 64 * size, "64 MiB up: at least two rekeys at 32M")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200)
+    }
+
     func testDisconnectClosesForwards() throws {
         let (_, port) = try openForward()
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(connectionID)").status, 200)
