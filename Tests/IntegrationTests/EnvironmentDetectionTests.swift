@@ -264,6 +264,23 @@ extension EnvironmentDetectionTests {
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
     }
 
+    func testViewerThatDiesWhileStartingIs500WithItsLog() throws {
+        let id = try connect()
+        // A storage root the login user cannot create: Runicorn exits at startup.
+        let r = try daemon.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false,
+                                                                               "remote_root": "/proc/rviewer-cannot-create/runs"], timeout: 120)
+        XCTAssertEqual(r.status, 500, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "viewer_start_failed")
+        let message = r.json?["message"] as? String ?? ""
+        XCTAssertTrue(message.contains("last log lines"), message)
+        XCTAssertTrue(message.contains("rviewer-cannot-create") || message.contains("Error"), message)
+        // The slot is free again: a good start now works.
+        let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(status?["status"] as? String, "failed")
+        XCTAssertEqual(try startViewer(id).status, 200)
+        _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
+    }
+
     func testThreeViewersOnThreeConnectionsAtOnce() throws {
         let ids = try (0..<3).map { _ in try connect() }
         let lock = NSLock()
