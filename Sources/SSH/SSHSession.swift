@@ -190,12 +190,14 @@ public final class SSHSession: IOHandler {
         case .handshaking, .listingAuth, .authenticating:
             drive()
         case .ready:
-            if events.hangup && channels.isEmpty {
-                act(machine.onFailure(.disconnected("the server closed the connection")))
-                return
-            }
             if events.readable { Socket.setQuickAck(fd) }
+            // Deliver whatever arrived before the server's FIN, then end the session: a
+            // closed SSH connection cannot carry anything more, and a level-triggered
+            // hangup would otherwise wake the loop forever (channels stuck closing).
             pump()
+            if events.hangup, isReady {
+                act(machine.onFailure(.disconnected("the server closed the connection")))
+            }
         case .idle, .resolving, .closed:
             break
         }

@@ -63,6 +63,9 @@ final class EnvironmentDetectionTests: XCTestCase {
         try sh("chown -R \(user) \(q(home))")
     }
 
+    /// XCTest keeps every test case object until the run ends: end the daemon with the test.
+    override func tearDown() { daemon = nil }
+
     override func setUpWithError() throws {
         try XCTSkipUnless(getuid() == 0, "needs root to create the login user with the fixture home")
         if let e = Self.setupError { throw e }

@@ -103,6 +103,14 @@ final class ForwardTests: XCTestCase {
         connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
     }
 
+    /// XCTest keeps every test case object until the run ends: drop the daemon and the
+    /// sshd now so their processes end with the test.
+    override func tearDown() {
+        daemon = nil
+        sshd = nil
+        echo = nil
+    }
+
     private func openForward(port: Int? = nil) throws -> (id: String, port: Int) {
         let r = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": connectionID, "remote_host": "127.0.0.1",
                                                                            "remote_port": port ?? echo.port])
@@ -326,6 +334,28 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(received.count, total)
         XCTAssertEqual(received.value, sentBox.sum.value)
         print("1 GiB each way through the tunnel in \(Date().timeIntervalSince(start)) s (debug build, test-side echo)")
+    }
+
+    func testServerGoneWithClientsConnectedEndsTheSession() throws {
+        let (_, port) = try openForward()
+        let client = Self.connectTCP(port)
+        XCTAssertGreaterThanOrEqual(client, 0)
+        defer { close(client) }
+        var one: [UInt8] = [42]
+        XCTAssertEqual(send(client, &one, 1, 0), 1)
+        XCTAssertEqual(recv(client, &one, 1, 0), 1, "the tunnel works before the server goes")
+        sshd.stop()
+        var status = ""
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            let list = try daemon.request("GET", "/api/remote/connections").json
+            status = ((list?["connections"] as? [[String: Any]])?.first?["status"] as? String) ?? ""
+            if status == "disconnected" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(status, "disconnected", "a channel in flight must not keep a dead session alive")
+        XCTAssertEqual(Self.connectTCP(port), -1, "its forward stopped listening")
+        XCTAssertLessThanOrEqual(recv(client, &one, 1, 0), 0, "the open client was closed")
     }
 
     func testDisconnectClosesForwards() throws {
