@@ -97,8 +97,8 @@ extension ConnectionRegistry {
         case .probe(let after):
             loop.schedule(after: .milliseconds(after)) { [weak self, weak connection] in
                 guard let self, let connection, let port = viewer.localPort else { return }
-                HealthProbe.get(loop: self.loop, port: port, path: "/api/health", timeoutMs: Self.probeTimeoutMs) { status in
-                    self.act(connection, viewer, viewer.machine.onProbe(ok: status.map { (200..<500).contains($0) } ?? false), done)
+                self.probeTunnel(port: port) { ok in
+                    self.act(connection, viewer, viewer.machine.onProbe(ok: ok), done)
                 }
             }
         case .checkProcess:
@@ -121,6 +121,14 @@ extension ConnectionRegistry {
             done(.failure(.startFailed(reason)))
         case .closeTunnel:
             viewer.tunnel?.close()
+        }
+    }
+
+    /// True when an HTTP GET of the viewer's /api/health through the local listener got
+    /// an HTTP answer (2xx-4xx: the viewer served it; 5xx or no answer: it did not).
+    private func probeTunnel(port: Int, _ done: @escaping (Bool) -> Void) {
+        HealthProbe.get(loop: loop, port: port, path: "/api/health", timeoutMs: Self.probeTimeoutMs) { status in
+            done(status.map { (200..<500).contains($0) } ?? false)
         }
     }
 
@@ -186,9 +194,7 @@ extension ConnectionRegistry {
         guard let viewer = connection.viewer, viewer.pid != nil, viewer.machine.state != .stopped else { return done(nil) }
         checkProcess(connection, viewer) { [weak self] alive, _ in
             guard let self, let port = viewer.localPort, viewer.tunnel?.isOpen == true else { return done((alive, false)) }
-            HealthProbe.get(loop: self.loop, port: port, path: "/api/health", timeoutMs: Self.probeTimeoutMs) { status in
-                done((alive, status.map { (200..<500).contains($0) } ?? false))
-            }
+            self.probeTunnel(port: port) { ok in done((alive, ok)) }
         }
     }
 }

@@ -85,6 +85,20 @@ final class DaemonProcess {
 
     func client(timeout: TimeInterval = 10) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
 
+    /// Polls GET /api/remote/connections until the first connection's status is `wanted`
+    /// or `timeout` passes; returns the last status seen.
+    func waitForFirstConnectionStatus(_ wanted: String, timeout: TimeInterval) throws -> String {
+        var status = ""
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let list = try request("GET", "/api/remote/connections").json
+            status = ((list?["connections"] as? [[String: Any]])?.first?["status"] as? String) ?? ""
+            if status == wanted { break }
+            usleep(50_000)
+        }
+        return status
+    }
+
     /// One request on a fresh connection; the body, if any, is JSON.
     func request(_ method: String, _ path: String, json: [String: Any]? = nil, timeout: TimeInterval = 60) throws -> RawClient.Response {
         let client = try client(timeout: timeout)

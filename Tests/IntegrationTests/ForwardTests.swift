@@ -335,14 +335,7 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(send(client, &one, 1, 0), 1)
         XCTAssertEqual(recv(client, &one, 1, 0), 1, "the tunnel works before the server goes")
         sshd.stop()
-        var status = ""
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let list = try daemon.request("GET", "/api/remote/connections").json
-            status = ((list?["connections"] as? [[String: Any]])?.first?["status"] as? String) ?? ""
-            if status == "disconnected" { break }
-            usleep(100_000)
-        }
+        let status = try daemon.waitForFirstConnectionStatus("disconnected", timeout: 15)
         XCTAssertEqual(status, "disconnected", "a channel in flight must not keep a dead session alive")
         XCTAssertEqual(Self.connectTCP(port), -1, "its forward stopped listening")
         XCTAssertLessThanOrEqual(recv(client, &one, 1, 0), 0, "the open client was closed")

@@ -207,14 +207,7 @@ final class SSHConnectionTests: XCTestCase {
     func testServerGoneWhileConnectedIsReportedAndDaemonKeepsServing() throws {
         let id = try keyConnect()
         sshd.stop()
-        var status = ""
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            let list = try daemon.request("GET", "/api/remote/connections").json
-            status = ((list?["connections"] as? [[String: Any]])?.first?["status"] as? String) ?? ""
-            if status == "disconnected" { break }
-            usleep(50_000)
-        }
+        let status = try daemon.waitForFirstConnectionStatus("disconnected", timeout: 10)
         XCTAssertEqual(status, "disconnected")
         let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
         XCTAssertEqual(ping.status, 500, ping.text)
