@@ -25,7 +25,7 @@ run: build
 
 test: setup-test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	SWIFT=$(SWIFT) scripts/run-tests.sh
 
 bench: setup-bench build
 	Benchmarks/api_wrk.sh

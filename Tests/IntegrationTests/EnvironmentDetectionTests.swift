@@ -21,8 +21,8 @@ final class EnvironmentDetectionTests: XCTestCase {
 
     override class func tearDown() { sshd = nil }
 
-    static func sh(_ command: String) throws -> String {
-        try SSHDFixture.run("/bin/sh", ["-c", command]).trimmingCharacters(in: .whitespacesAndNewlines)
+    static func sh(_ command: String, limit: Int = 120) throws -> String {
+        try SSHDFixture.run("/bin/sh", ["-c", command], limit: limit).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func buildFixture() throws {
@@ -52,7 +52,7 @@ final class EnvironmentDetectionTests: XCTestCase {
         try sh("mkdir -p \(q(home + "/.conda")) && printf '%s\\n%s\\n' \(q(home + "/miniconda3/envs/torch")) \(q(home + "/projects/outside")) > \(q(home + "/.conda/environments.txt"))")
         try venv(".virtualenvs/alpha")
         try venv("venvs/runi", pip: true)
-        try sh("\(q(home + "/venvs/runi/bin/pip")) install --quiet --disable-pip-version-check runicorn")
+        try sh("\(q(home + "/venvs/runi/bin/pip")) install --quiet --disable-pip-version-check runicorn", limit: 900)
         runicornVersion = try sh("\(q(home + "/venvs/runi/bin/python")) -c 'import importlib.metadata as m; print(m.version(\"runicorn\"))'")
         try venv("envs/beta")
         try sh("echo 'virtualenv = 20.26.0' >> \(q(home + "/envs/beta/pyvenv.cfg"))")

@@ -151,11 +151,13 @@ final class SSHDFixture {
 
     /// Runs a command through /bin/sh (popen; Foundation's Process can miss a fast
     /// child's exit) and returns its combined output; throws on a non-zero exit.
+    /// `limit` bounds it in seconds (coreutils `timeout`): a stuck command fails the
+    /// test that needed it instead of hanging the suite.
     @discardableResult
     static func run(_ path: String, _ args: [String], input: String? = nil, environment: [String: String] = [:],
-                    allowFailure: Bool = false) throws -> String {
+                    allowFailure: Bool = false, limit: Int = 120) throws -> String {
         var line = environment.map { "\($0.key)=\(quote($0.value)) " }.joined()
-        line += ([path] + args).map(quote).joined(separator: " ")
+        line += "timeout -k 5 \(limit) " + ([path] + args).map(quote).joined(separator: " ")
         if let input { line = "printf '%s' \(quote(input)) | " + line }
         guard let f = popen(line + " 2>&1", "r") else { throw NSError(domain: "SSHDFixture", code: 1) }
         var out = [UInt8]()
