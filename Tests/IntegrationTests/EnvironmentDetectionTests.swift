@@ -34,7 +34,8 @@ final class EnvironmentDetectionTests: XCTestCase {
         if getpwnam(user) == nil {
             try sh("useradd -M -s /bin/sh -d \(q(home)) \(user)")
         } else {
-            try sh("usermod -d \(q(home)) \(user)")
+            // A session left by an interrupted run would block usermod.
+            try sh("pkill -KILL -u \(user); sleep 0.2; usermod -d \(q(home)) \(user)")
         }
         try sh("echo \(q(user)):\(q("pw-\(UUID().uuidString)")) | chpasswd")
         let py = "/usr/bin/python3"
