@@ -16,13 +16,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSystem"),
+        // AES-CTR keystream cache under libssh2 1.10's block-at-a-time crypto (see FastCTR.c).
+        .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
                        providers: [.apt(["libllhttp-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CSystem"]),
-        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2"]),
+        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
         .executableTarget(name: "rviewer", dependencies: [
@@ -34,7 +36,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR"]),
         .testTarget(name: "IntegrationTests", dependencies: ["rviewer"]),
     ],
     swiftLanguageModes: [.v5]

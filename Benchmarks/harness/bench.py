@@ -1,0 +1,297 @@
+"""rviewer against its peers, side by side in one run: bulk throughput, HTTP through
+the tunnel, the real Runicorn viewer, scale, API rate and round trips.
+Writes a markdown report (ratios against `ssh -L` and direct loopback).
+Usage: bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
+       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,rtt]"""
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from measure import Sampler, first_byte_ms, iperf, parallel_wrk, summary, wrk  # noqa: E402
+from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensure_bench_user,  # noqa: E402
+                   free_port, ssh_tunnel, wait_listening)
+
+# Added each way by the delaying proxy: a 50 ms round trip, like a server abroad.
+PROXY_DELAY_S = 0.025
+
+
+def fmt(s, digits=0):
+    if s is None:
+        return "-"
+    med, lo, hi = s
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(med)} ({f.format(lo)}-{f.format(hi)})"
+
+
+def ratio(a, b):
+    return f"{a[0] / b[0]:.2f}x" if a and b and b[0] else "-"
+
+
+class Report:
+    def __init__(self):
+        self.lines = []
+
+    def h(self, text):
+        self.lines += ["", f"## {text}", ""]
+
+    def p(self, text):
+        self.lines.append(text)
+
+    def table(self, head, rows):
+        self.lines.append("| " + " | ".join(head) + " |")
+        self.lines.append("|" + "---|" * len(head))
+        for r in rows:
+            self.lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        print("\n".join(self.lines[-len(rows) - 2:]), flush=True)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="rviewer-bench-")
+        os.chmod(self.work, 0o755)
+        self.report = Report()
+        self.env_name = ensure_bench_user()
+        self.sshd = Sshd(self.work, self.procs)
+        self.daemon = Daemon(args.binary, self.work, self.procs)
+        self.conn = self.daemon.connect(self.sshd, BENCH_USER)
+        self.cipher, self.mac, self.kex = self.sshd.negotiated(BENCH_USER)
+        self.nginx = Nginx(self.work, self.procs, self.daemon_json("/api/remote/connections"))
+        self.iperf_port = free_port()
+        self.procs.start(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(self.iperf_port)], stdout=subprocess.DEVNULL)
+        wait_listening(self.iperf_port)
+
+    def daemon_json(self, path):
+        import urllib.request
+        with urllib.request.urlopen(self.daemon.base + path) as r:
+            return r.read().decode()
+
+    def forced_ssh(self):
+        return ["-o", f"Ciphers={self.cipher}", "-o", f"MACs={self.mac}", "-o", f"KexAlgorithms={self.kex}"]
+
+    def runs(self, fn):
+        return [fn() for _ in range(self.args.runs)]
+
+    # -- 1. bulk ---------------------------------------------------------------
+    def bulk(self):
+        r = self.report
+        r.h("1. Bulk throughput through one tunnel (iperf3, 128 KiB writes)")
+        _, fwd = self.daemon.forward(self.conn, self.iperf_port)
+        forced, (fport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port], self.forced_ssh())
+        default, (dport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port])
+        paths = [("direct loopback", self.iperf_port, None),
+                 (f"ssh -L forced to {self.cipher} + {self.mac}", fport, forced.pid),
+                 ("ssh -L defaults", dport, default.pid),
+                 ("rviewer forward", fwd, self.daemon.proc.pid)]
+        rows, results = [], {}
+        for name, port, pid in paths:
+            res = {}
+            for rev in (False, True):
+                runs = self.runs(lambda: iperf(port, self.args.secs, rev, pid))
+                res[rev] = (summary([x["mbps"] for x in runs]), summary([x.get("cpu_per_gb") for x in runs]))
+            results[name] = res
+            rows.append([name, fmt(res[False][0]), fmt(res[True][0]), fmt(res[False][1], 2), fmt(res[True][1], 2)])
+        r.table(["path", "client->server MB/s", "server->client MB/s", "tunnel CPU s/GB c->s", "tunnel CPU s/GB s->c"], rows)
+        rv, ssh = results["rviewer forward"], results[paths[1][0]]
+        r.p("")
+        r.p(f"rviewer / ssh -L (same cipher): client->server {ratio(rv[False][0], ssh[False][0])}, "
+            f"server->client {ratio(rv[True][0], ssh[True][0])}; CPU per GB {ratio(rv[False][1], ssh[False][1])} / "
+            f"{ratio(rv[True][1], ssh[True][1])} (lower is better). libssh2 negotiated {self.cipher}, {self.mac}, {self.kex}.")
+
+    # -- 2. HTTP through the tunnel ----------------------------------------------
+    def http(self):
+        r = self.report
+        r.h("2. HTTP through the tunnel (wrk against nginx on loopback)")
+        _, fwd = self.daemon.forward(self.conn, self.nginx.port)
+        _, (sport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh())
+        paths = [("direct", self.nginx.port), ("ssh -L", sport), ("rviewer", fwd)]
+        rows = []
+        for label, path, conns in [("100 B", "/small", 1), ("100 B", "/small", 64), ("100 B", "/small", 256), ("1 MiB", "/big", 8)]:
+            res = {}
+            for name, port in paths:
+                runs = self.runs(lambda: wrk(f"http://127.0.0.1:{port}{path}", conns, self.args.secs))
+                key = "mbps" if path == "/big" else "rps"
+                res[name] = (summary([x[key] for x in runs]), summary([x["p50"] for x in runs]), summary([x["p99"] for x in runs]),
+                             sum(x["errors"] for x in runs))
+            unit = "MB/s" if path == "/big" else "req/s"
+            rows.append([f"{label} x{conns} ({unit})"] + [f"{fmt(res[n][0])}; p50 {fmt(res[n][1], 2)} p99 {fmt(res[n][2], 2)} ms"
+                                                          for n, _ in paths]
+                        + [ratio(res["rviewer"][0], res["ssh -L"][0]), ratio(res["rviewer"][0], res["direct"][0])])
+        r.table(["load", "direct", "ssh -L", "rviewer", "rviewer/ssh", "rviewer/direct"], rows)
+        fb = {name: summary(self.runs(lambda: first_byte_ms(port))) for name, port in paths}
+        r.p("")
+        r.table(["new client: connect to first byte, ms (median of 50)", "direct", "ssh -L", "rviewer", "rviewer/ssh"],
+                [["100 B GET"] + [fmt(fb[n], 3) for n, _ in paths] + [ratio(fb["rviewer"], fb["ssh -L"])]])
+
+    # -- 2b. the real Runicorn viewer ----------------------------------------------
+    def viewer(self):
+        r = self.report
+        r.h("2b. The real Runicorn viewer's /api/health through the viewer's own tunnel")
+        t0 = time.time()
+        v = self.daemon.call("POST", "/api/remote/viewer/start", {"connection_id": self.conn, "env_name": self.env_name, "auto_open": False})
+        start_s = time.time() - t0
+        vport = v["viewer"]["local_port"]
+        ps = subprocess.run(["pgrep", "-u", BENCH_USER, "-af", "runicorn viewer"], capture_output=True, text=True).stdout
+        remote = int(re.search(r"--port (\d+)", ps).group(1))
+        _, (sport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [remote], self.forced_ssh())
+        paths = [("direct", remote), ("ssh -L", sport), ("rviewer", vport)]
+        rows = []
+        for conns in (1, 16):
+            res = {n: self.runs(lambda: wrk(f"http://127.0.0.1:{p}/api/health", conns, self.args.secs)) for n, p in paths}
+            s = {n: summary([x["rps"] for x in v]) for n, v in res.items()}
+            p50 = {n: summary([x["p50"] for x in v]) for n, v in res.items()}
+            rows.append([f"{conns} conn"] + [f"{fmt(s[n])}; p50 {fmt(p50[n], 2)} ms" for n, _ in paths]
+                        + [ratio(s["rviewer"], s["ssh -L"]), ratio(s["rviewer"], s["direct"])])
+        r.table(["req/s", "direct", "ssh -L", "rviewer", "rviewer/ssh", "rviewer/direct"], rows)
+        r.p("")
+        r.p(f"Viewer start through rviewer on loopback (launch + wait until it answers): {start_s:.2f} s.")
+        self.viewer_start_loopback = start_s
+        self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": self.conn})
+
+    # -- 3. scale ------------------------------------------------------------------
+    def scale(self):
+        r = self.report
+        r.h("3. Scale: 20 tunnels x 10 active clients, and 500 clients through one tunnel")
+        secs = self.args.secs
+        rows = []
+        fwds = [self.daemon.forward(self.conn, self.nginx.port)[1] for _ in range(20)]
+        with Sampler([self.daemon.proc.pid]) as s:
+            rps, err = parallel_wrk([f"http://127.0.0.1:{p}/small" for p in fwds], 10, secs)
+        rows.append(["20 tunnels x 10 clients", "rviewer (1 process, all tunnels)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        many = [ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh()) for _ in range(20)]
+        with Sampler([p.pid for p, _ in many]) as s:
+            rps, err = parallel_wrk([f"http://127.0.0.1:{ports[0]}/small" for _, ports in many], 10, secs)
+        rows.append(["20 tunnels x 10 clients", "ssh -L (20 processes)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        for p, _ in many:
+            self.procs.stop(p)
+        one, ports = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port] * 20, self.forced_ssh())
+        with Sampler([one.pid]) as s:
+            rps, err = parallel_wrk([f"http://127.0.0.1:{p}/small" for p in ports], 10, secs)
+        rows.append(["20 tunnels x 10 clients", "ssh with 20 -L (1 process)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        self.procs.stop(one)
+        _, fwd = self.daemon.forward(self.conn, self.nginx.port)
+        with Sampler([self.daemon.proc.pid]) as s:
+            w = wrk(f"http://127.0.0.1:{fwd}/small", 500, secs, threads=2)
+        rows.append(["500 clients, 1 tunnel", "rviewer", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        one, (port,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh())
+        with Sampler([one.pid]) as s:
+            w = wrk(f"http://127.0.0.1:{port}/small", 500, secs, threads=2)
+        rows.append(["500 clients, 1 tunnel", "ssh -L", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        self.procs.stop(one)
+        r.table(["load", "tunnel", "req/s (total)", "errors", "max threads", "max RSS MB"], rows)
+        r.p("")
+        r.p("rviewer's threads: 1 reactor thread + the resolver helper (+ the main thread parked in the loop); "
+            "the figure is the process total from /proc.")
+
+    # -- 4. API rate ---------------------------------------------------------------
+    def api(self):
+        r = self.report
+        r.h("4. API rate (wrk), next to nginx returning the same JSON body")
+        ping_body = self.daemon_json(f"/api/remote/ping?connection_id={self.conn}")
+        conns_body = self.daemon_json("/api/remote/connections")
+        rows = []
+        for path, body in [("/api/remote/connections", conns_body), (f"/api/remote/ping?connection_id={self.conn}", ping_body)]:
+            ng_dir = os.path.join(self.work, f"api{len(rows)}")
+            os.makedirs(ng_dir, exist_ok=True)
+            ng = Nginx(ng_dir, self.procs, body)
+            for conns in (64, 256):
+                rv = self.runs(lambda: wrk(self.daemon.base + path, conns, self.args.secs))
+                nx = self.runs(lambda: wrk(f"http://127.0.0.1:{ng.port}/json", conns, self.args.secs))
+                a, b = summary([x["rps"] for x in rv]), summary([x["rps"] for x in nx])
+                rows.append([path.split("?")[0], conns, fmt(a), fmt(b), ratio(a, b), sum(x["errors"] for x in rv)])
+            self.procs.stop(ng.proc)
+        r.table(["endpoint", "conns", "rviewer req/s", "nginx req/s", "ratio", "rviewer errors"], rows)
+
+    # -- 5. round trips ------------------------------------------------------------
+    def rtt(self):
+        r = self.report
+        r.h(f"5. Round trips through a proxy adding {PROXY_DELAY_S * 1000:.0f} ms each way")
+        rtt = 2 * PROXY_DELAY_S
+        proxy = DelayProxy(self.sshd.port, PROXY_DELAY_S)
+
+        def timed(fn):
+            t0 = time.time()
+            out = fn()
+            return time.time() - t0, out
+
+        rows = []
+        ssh_runs = self.runs(lambda: timed(lambda: subprocess.run(
+            ["ssh", "-p", str(proxy.port), "-i", self.sshd.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", f"{BENCH_USER}@127.0.0.1", "uname -sn; python3 -V"],
+            capture_output=True, check=True))[0])
+        s = summary(ssh_runs)
+        rows.append(["ssh host 'uname -sn; python3 -V'", fmt(s, 3), f"{s[0] / rtt:.1f}"])
+        conn_runs, det_runs, ping_runs, start_runs = [], [], [], []
+        for _ in range(self.args.runs):
+            t, cid = timed(lambda: self.daemon.connect(self.sshd, BENCH_USER, proxy.port))
+            conn_runs.append(t)
+            det_runs.append(timed(lambda: self.daemon.call("POST", "/api/remote/environments/detect",
+                                                           {"connection_id": cid, "force_refresh": True}))[0])
+            ping_runs.append(timed(lambda: self.daemon.call("GET", f"/api/remote/ping?connection_id={cid}"))[0])
+            start_runs.append(timed(lambda: self.daemon.call("POST", "/api/remote/viewer/start",
+                                                             {"connection_id": cid, "env_name": self.env_name, "auto_open": False}))[0])
+            self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": cid})
+            self.daemon.call("DELETE", f"/api/remote/connections/{cid}")
+        for name, runs in [("rviewer connect (TCP + SSH + auth + server_info)", conn_runs), ("environment detection", det_runs),
+                           ("ping", ping_runs), ("viewer start", start_runs)]:
+            s = summary(runs)
+            rows.append([name, fmt(s, 3), f"{s[0] / rtt:.1f}"])
+        own = getattr(self, "viewer_start_loopback", None)
+        r.table(["operation", "wall s", "round trips (wall / RTT)"], rows)
+        r.p("")
+        if own:
+            extra = (summary(start_runs)[0] - own) / rtt
+            r.p(f"Viewer start: {own:.2f} s on loopback (the viewer's own start time), so the proxy added {extra:.1f} round trips.")
+        proxy.close()
+
+    def run(self):
+        r = self.report
+        r.p("# rviewer benchmarks against its peers")
+        r.p("")
+        cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+        ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
+        r.p(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), "
+            f"{platform.platform()}; {ver}; rviewer release build, libssh2 {self.daemon_json('/api/health').split('libssh2')[1][3:9].strip(chr(34))}. "
+            f"Each point: median (min-max) of {self.args.runs} runs of {self.args.secs} s. All on loopback, same run, same machine.")
+        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "rtt"]
+        for part in only:
+            getattr(self, part)()
+        os.makedirs(os.path.dirname(self.args.out), exist_ok=True)
+        with open(self.args.out, "w") as f:
+            f.write("\n".join(r.lines) + "\n")
+        print(f"report written to {self.args.out}")
+
+    def close(self):
+        self.procs.stop_all()
+        subprocess.run(["pkill", "-KILL", "-u", BENCH_USER], capture_output=True)
+        if self.work:
+            subprocess.run(["rm", "-rf", self.work])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=".build/release/rviewer")
+    ap.add_argument("--out", default="Benchmarks/results/latest.md")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--secs", type=int, default=3)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    if os.getuid() != 0:
+        sys.exit("bench: needs root (it creates the login user for the remote side)")
+    b = Bench.__new__(Bench)
+    b.procs, b.work = Processes(), None
+    try:
+        b.__init__(args)
+        b.run()
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()

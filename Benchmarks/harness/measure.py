@@ -1,0 +1,130 @@
+"""Load generators and readings: wrk, iperf3, a new client's first byte, RSS sampling."""
+import json
+import re
+import socket
+import statistics
+import subprocess
+import threading
+import time
+
+from peers import proc_cpu_seconds, proc_status
+
+
+def _ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return None
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+
+def wrk(url, conns, secs, threads=None):
+    """req/s, p50 ms, p99 ms, errors (socket errors + non-2xx) of one wrk run."""
+    threads = threads or (1 if conns < 2 else 2)
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s", "--latency", url],
+                         capture_output=True, text=True, timeout=secs + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    mb = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    scale = {"B": 1e-6, "KB": 1e-3 * 1.024, "MB": 1.048576, "GB": 1073.741824}
+    mbps = float(mb.group(1)) * scale.get(mb.group(2), 1) if mb else None
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors, "mbps": mbps}
+
+
+def iperf(port, secs, reverse, tunnel_pid=None):
+    """MB/s through `port` (client->server, or server->client with reverse) and the
+    tunnel process's CPU seconds per GB moved."""
+    before = proc_cpu_seconds(tunnel_pid) if tunnel_pid else None
+    args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J", "-l", "128K"] + (["-R"] if reverse else [])
+    for _ in range(20):
+        out = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=secs + 60).stdout)
+        if "busy" not in out.get("error", ""):
+            break
+        time.sleep(0.25)  # the server is still closing the previous test
+    if "error" in out:
+        raise RuntimeError("iperf3: " + out["error"])
+    recv = out["end"]["sum_received"]
+    result = {"mbps": recv["bits_per_second"] / 8e6, "bytes": recv["bytes"]}
+    if tunnel_pid:
+        cpu = proc_cpu_seconds(tunnel_pid) - before
+        result["cpu_per_gb"] = cpu / (recv["bytes"] / 1e9)
+    return result
+
+
+def first_byte_ms(port, path="/small", n=50):
+    """Median ms from a new TCP connect to the first byte of the response."""
+    times = []
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(req)
+        if not s.recv(1):
+            raise RuntimeError("no response")
+        times.append((time.perf_counter() - t0) * 1000)
+        s.close()
+    return statistics.median(times)
+
+
+class Sampler:
+    """Samples threads and RSS of processes every 50 ms while a load runs."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.max_rss_kb = 0
+        self.max_threads = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                sts = [proc_status(p) for p in self.pids]
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            self.max_rss_kb = max(self.max_rss_kb, sum(s["rss_kb"] for s in sts))
+            self.max_threads = max(self.max_threads, sum(s["threads"] for s in sts))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def parallel_wrk(urls, conns, secs):
+    """One wrk per URL at once; total req/s and errors."""
+    procs = [subprocess.Popen(["wrk", "-t", "1", "-c", str(conns), "-d", f"{secs}s", u],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for u in urls]
+    total, errors = 0.0, 0
+    for p in procs:
+        out = p.communicate(timeout=secs + 60)[0]
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        total += float(m.group(1)) if m else 0
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        if m:
+            errors += sum(int(x) for x in m.groups())
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if m:
+            errors += int(m.group(1))
+    return total, errors
+
+
+def summary(values):
+    """(median, min, max) of repeated runs."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
