@@ -85,10 +85,14 @@ class Bench:
         _, fwd = self.daemon.forward(self.conn, self.iperf_port)
         forced, (fport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port], self.forced_ssh())
         default, (dport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port])
+        # The same daemon with the AES-CTR keystream cache off (Sources/CFastCTR): A/B.
+        plain = Daemon(self.args.binary, self.work, self.procs, env={"RVIEWER_CTR_CACHE": "0"}, name="rviewer-nocache")
+        _, pfwd = plain.forward(plain.connect(self.sshd, BENCH_USER), self.iperf_port)
         paths = [("direct loopback", self.iperf_port, None),
                  (f"ssh -L forced to {self.cipher} + {self.mac}", fport, forced.pid),
                  ("ssh -L defaults", dport, default.pid),
-                 ("rviewer forward", fwd, self.daemon.proc.pid)]
+                 ("rviewer forward", fwd, self.daemon.proc.pid),
+                 ("rviewer forward, CTR keystream cache off", pfwd, plain.proc.pid)]
         rows, results = [], {}
         for name, port, pid in paths:
             res = {}
@@ -98,6 +102,9 @@ class Bench:
             results[name] = res
             rows.append([name, fmt(res[False][0]), fmt(res[True][0]), fmt(res[False][1], 2), fmt(res[True][1], 2)])
         r.table(["path", "client->server MB/s", "server->client MB/s", "tunnel CPU s/GB c->s", "tunnel CPU s/GB s->c"], rows)
+        self.procs.stop(plain.proc)
+        for p in (forced, default):
+            self.procs.stop(p)
         rv, ssh = results["rviewer forward"], results[paths[1][0]]
         r.p("")
         r.p(f"rviewer / ssh -L (same cipher): client->server {ratio(rv[False][0], ssh[False][0])}, "

@@ -157,10 +157,11 @@ def ensure_bench_user():
 class Daemon:
     """The release rviewer binary on a free port with its own state dir."""
 
-    def __init__(self, binary, work, procs):
-        out = os.path.join(work, "rviewer.out")
-        self.proc = procs.start([binary, "serve", "--port", "0", "--state-dir", os.path.join(work, "state"),
-                                 "--log-level", "warning"], stdout=open(out, "w"), stderr=open(os.path.join(work, "rviewer.err"), "w"))
+    def __init__(self, binary, work, procs, env=None, name="rviewer", log_level="warning"):
+        out = os.path.join(work, f"{name}.out")
+        self.proc = procs.start([binary, "serve", "--port", "0", "--state-dir", os.path.join(work, f"{name}-state"),
+                                 "--log-level", log_level], stdout=open(out, "w"), stderr=open(os.path.join(work, f"{name}.err"), "w"),
+                                env={**os.environ, **(env or {})})
         deadline = time.time() + 15
         self.port = None
         while time.time() < deadline and self.port is None:

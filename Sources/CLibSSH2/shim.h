@@ -3,8 +3,10 @@
 // libssh2 1.10 (Debian 12) and 1.11 (Debian 13, Ubuntu 24.04). Function-like macros
 // do not import into Swift; the wrappers rviewer uses live here.
 #include <libssh2.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static inline const char *cssh2_version(void) { return libssh2_version(0); }
 
@@ -14,10 +16,27 @@ typedef struct cssh2_ctx {
     const char *password;
     size_t password_len;
     int prompts_answered;
+    /// Bytes libssh2 has read from the socket (see cssh2_recv): when it grows during a
+    /// pump pass, libssh2 may have parked packets for channels already serviced.
+    unsigned long long received;
 } cssh2_ctx;
 
+/// libssh2's socket read, counting bytes: any libssh2 call may read packets meant for
+/// other channels and park them where epoll cannot see them (libssh2 1.10 rule), so
+/// the pump compares this counter before and after a pass. Same contract as
+/// libssh2's own `_libssh2_recv`: bytes, or a negated errno.
+static ssize_t cssh2_recv(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
+    ssize_t rc = recv(fd, buffer, length, flags);
+    if (rc < 0) return -errno;
+    cssh2_ctx *ctx = (cssh2_ctx *)*abstract;
+    if (ctx) ctx->received += (unsigned long long)rc;
+    return rc;
+}
+
 static inline LIBSSH2_SESSION *cssh2_session_init(cssh2_ctx *ctx) {
-    return libssh2_session_init_ex(NULL, NULL, NULL, ctx);
+    LIBSSH2_SESSION *s = libssh2_session_init_ex(NULL, NULL, NULL, ctx);
+    if (s) libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, (void *)cssh2_recv);
+    return s;
 }
 
 /// Answers every keyboard-interactive prompt with the password (servers that allow

@@ -64,6 +64,7 @@ extension SSHSession {
         while again && sendOwner == nil && passes < Self.pumpPasses {
             again = false
             passes += 1
+            let readBefore = socketBytesRead
             if !channels.contains(where: { $0.isOpening }), let next = channels.first(where: { $0.needsOpenSlot }) {
                 next.grantOpenSlot()
             }
@@ -85,6 +86,10 @@ extension SSHSession {
                 if sendOwner != nil { break }
             }
             removeFinished()
+            // A call in this pass read from the socket: packets for channels serviced
+            // earlier in the pass (an open's confirmation, data, a close) may now be
+            // parked inside libssh2, where epoll never reports them. Go round again.
+            if socketBytesRead != readBefore { again = true }
         }
         // Never sleep while libssh2 may hold data for a channel that hit its budget (notes §0.5).
         if again || budgetLeft { schedulePump() }

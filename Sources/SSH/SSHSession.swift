@@ -63,7 +63,7 @@ public final class SSHSession: IOHandler {
         self.target = target
         machine = SSHSessionStateMachine(method: target.auth, rsaSHA1Only: LibSSH2.signsRSAWithSHA1Only)
         context = .allocate(capacity: 1)
-        context.initialize(to: cssh2_ctx(password: nil, password_len: 0, prompts_answered: 0))
+        context.initialize(to: cssh2_ctx(password: nil, password_len: 0, prompts_answered: 0, received: 0))
         agentAuth = AgentAuth()
         readBuffer = .allocate(byteCount: ExecChannel.readChunk, alignment: 16)
         deadline = loop.makeTimer { [unowned self] in self.act(self.machine.onTimeout()) }
@@ -301,6 +301,9 @@ public final class SSHSession: IOHandler {
         session = nil
         closeSocket()
     }
+
+    /// Bytes libssh2 has read from the socket so far (counted in its recv callback).
+    var socketBytesRead: UInt64 { UInt64(context.pointee.received) }
 
     static func lastError(_ s: OpaquePointer) -> String {
         var msg: UnsafeMutablePointer<CChar>?

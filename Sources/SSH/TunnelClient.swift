@@ -123,11 +123,15 @@ final class TunnelClient: SessionChannel, IOHandler {
         switch pending {
         case .write(let len):
             let n = libssh2_channel_write_ex(ch, 0, up.readable.baseAddress!.assumingMemoryBound(to: CChar.self), len)
-            if n == Int(LIBSSH2_ERROR_EAGAIN) { return blocked(s, .write(len)) }
             pending = .none
-            if n < 0 { return channelFailed() }
-            up.consume(n)
-            counters.bytesUp &+= UInt64(n)
+            if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                if outboundBlocked(s) { return blocked(s, .write(len)) }
+            } else if n < 0 {
+                return channelFailed()
+            } else {
+                up.consume(n)
+                counters.bytesUp &+= UInt64(n)
+            }
         case .sendEOF:
             let rc = libssh2_channel_send_eof(ch)
             if rc == LIBSSH2_ERROR_EAGAIN { return blocked(s, .sendEOF) }
@@ -144,20 +148,32 @@ final class TunnelClient: SessionChannel, IOHandler {
             var moved = 0
             var drained = false
             upstream: while moved < Self.passBudget {
-                if !clientEOF && !drained && up.room > 0 {
-                    // Compaction is safe here: no libssh2 call holds a pointer into `up`.
+                if !clientEOF && !drained {
+                    // Compaction is safe here: no libssh2 call holds a pointer into `up`
+                    // (a half-sent write was retried above). It must also run when the
+                    // tail is exactly full, or read interest stays on with nothing read.
                     if up.room < Self.maxWrite { up.compact() }
-                    switch Socket.read(fd, into: up.writable) {
-                    case .bytes(let n): up.commit(n)
-                    case .wouldBlock: drained = true
-                    case .eof: clientEOF = true
-                    case .error: return clientFailed()
+                    if up.room > 0 {
+                        switch Socket.read(fd, into: up.writable) {
+                        case .bytes(let n): up.commit(n)
+                        case .wouldBlock: drained = true
+                        case .eof: clientEOF = true
+                        case .error: return clientFailed()
+                        }
                     }
                 }
                 if up.isEmpty { break }
                 let len = min(up.count, Self.maxWrite)
                 let n = libssh2_channel_write_ex(ch, 0, up.readable.baseAddress!.assumingMemoryBound(to: CChar.self), len)
-                if n == Int(LIBSSH2_ERROR_EAGAIN) { return blocked(s, .write(len)) }
+                if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                    // Half-sent packet: we own the session's send slot and retry first.
+                    if outboundBlocked(s) { return blocked(s, .write(len)) }
+                    // Window full (libssh2 1.10 says EAGAIN, 1.11 returns 0): stop here but
+                    // still serve downstream below. Reading the channel is what lets the far
+                    // side drain and send the window adjust; returning here deadlocked a
+                    // full-duplex stream once both windows filled.
+                    break upstream
+                }
                 if n < 0 { return channelFailed() }
                 if n == 0 { break upstream }   // window full: a readable SSH socket brings the adjust
                 up.consume(n)
@@ -182,7 +198,7 @@ final class TunnelClient: SessionChannel, IOHandler {
                 let n = libssh2_channel_read_ex(ch, 0, down.writable.baseAddress!.assumingMemoryBound(to: CChar.self), down.room)
                 if n == Int(LIBSSH2_ERROR_EAGAIN) {
                     // A window adjust half-sent inside the read makes this read the send owner.
-                    if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 { return blocked(s, .read) }
+                    if outboundBlocked(s) { return blocked(s, .read) }
                     break
                 }
                 if n < 0 { return channelFailed() }
@@ -228,8 +244,12 @@ final class TunnelClient: SessionChannel, IOHandler {
         loop.setInterest(token, interest)
     }
 
+    private func outboundBlocked(_ s: OpaquePointer) -> Bool {
+        libssh2_session_block_directions(s) & cssh2_block_outbound() != 0
+    }
+
     private func blocked(_ s: OpaquePointer, _ op: PendingOp) -> ChannelStep {
-        let outbound = libssh2_session_block_directions(s) & cssh2_block_outbound() != 0
+        let outbound = outboundBlocked(s)
         pending = outbound ? op : .none
         updateInterest()
         return .blocked(ownsSendSlot: outbound)

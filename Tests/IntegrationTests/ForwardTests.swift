@@ -321,9 +321,10 @@ final class ForwardTests: XCTestCase {
             if n <= 0 { break }
             buf[0..<n].withUnsafeBytes { received.add($0) }
         }
+        let ended = Date()
         done.wait()
         XCTAssertEqual(sentBox.sum.count, total)
-        XCTAssertEqual(received.count, total)
+        XCTAssertEqual(received.count, total, "stopped after \(ended.timeIntervalSince(start)) s; daemon log tail:\n\(daemon.stderr.suffix(3000))")
         XCTAssertEqual(received.value, sentBox.sum.value)
         print("1 GiB each way through the tunnel in \(Date().timeIntervalSince(start)) s (debug build, test-side echo)")
     }
@@ -341,6 +342,28 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(status, "disconnected", "a channel in flight must not keep a dead session alive")
         XCTAssertEqual(Self.connectTCP(port), -1, "its forward stopped listening")
         XCTAssertLessThanOrEqual(recv(client, &one, 1, 0), 0, "the open client was closed")
+    }
+
+    /// Clients that come and go one after another, each closing as soon as the first
+    /// byte is back (often with bytes unread: a reset). Found by the benchmark's
+    /// first-byte probe: a channel's open confirmation read by another channel's close
+    /// stayed parked inside libssh2 and the next client waited forever.
+    func testManyShortLivedClientsInARow() throws {
+        let (_, port) = try openForward()
+        let request = Array("GET /small HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+        for i in 0..<300 {
+            let fd = Self.connectTCP(port)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            XCTAssertEqual(sent, request.count)
+            var byte: UInt8 = 0
+            let n = recv(fd, &byte, 1, 0)
+            close(fd)
+            guard n == 1 else { return XCTFail("client \(i) got no byte back within 5 s") }
+            XCTAssertEqual(byte, request[0], "the echo's first byte")
+        }
     }
 
     func testDisconnectClosesForwards() throws {
