@@ -2,28 +2,30 @@
 import PackageDescription
 
 // Modules mirror the architecture and point down:
-//   rviewer (executable: wiring, config) -> RemoteAPI -> HTTP1 -> Reactor -> CSystem
-//   C shims: CSystem (epoll & co.), CLLHTTP (llhttp), CLibSSH2 (libssh2).
+//   rviewer (executable: wiring, config) -> RemoteAPI -> HTTP1 -> Reactor -> CLinuxSys
+//   C shims: CLinuxSys (epoll & co.), CLLHTTP (llhttp), CLibSSH2 (libssh2).
 let package = Package(
     name: "rviewer",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "rviewer", targets: ["rviewer"]),
+        // For Benchmarks/Micro (package-benchmark lives there, out of the main build).
+        .library(name: "RViewerKit", targets: ["Reactor", "HTTP1", "SSH", "Remote", "RemoteAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
-        .target(name: "CSystem"),
+        .target(name: "CLinuxSys"),
         // AES-CTR keystream cache under libssh2 1.10's block-at-a-time crypto (see FastCTR.c).
         .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
                        providers: [.apt(["libllhttp-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
-        .target(name: "Reactor", dependencies: ["CSystem"]),
-        .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CSystem"]),
+        .target(name: "Reactor", dependencies: ["CLinuxSys"]),
+        .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
         .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),

@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// The one reactor thread: level-triggered epoll, a timer heap, a before-sleep queue

@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 
 /// What a registration wants to hear about. Level-triggered, like Redis and libuv:
 /// `.read` stays on, `.write` only while output is pending (notes §0.1).

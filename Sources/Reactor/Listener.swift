@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// Accepts connections on a listening socket and hands each new fd to `onAccept`.

@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// A resolved TCP endpoint, ready for connect(2).

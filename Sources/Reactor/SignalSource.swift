@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// SIGINT/SIGTERM delivered as a readable signalfd in the loop, so shutdown starts

@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// Thin non-blocking socket calls on raw fds. Every socket rviewer owns is

@@ -1,4 +1,4 @@
-import CSystem
+import CLinuxSys
 import Glibc
 
 /// An eventfd in the loop through which other threads (the DNS resolver) hand work

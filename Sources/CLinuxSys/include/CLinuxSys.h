@@ -1,5 +1,5 @@
-#ifndef RVIEWER_CSYSTEM_H
-#define RVIEWER_CSYSTEM_H
+#ifndef RVIEWER_CLINUXSYS_H
+#define RVIEWER_CLINUXSYS_H
 // Linux calls Swift's Glibc module does not expose: epoll, eventfd, timerfd,
 // signalfd, TCP options, plus wrappers for the macros that do not import.
 #include <sys/epoll.h>
@@ -19,7 +19,7 @@
 
 static inline int csys_errno(void) { return errno; }
 
-/// accept4(2) needs _GNU_SOURCE, so it lives in CSystem.c.
+/// accept4(2) needs _GNU_SOURCE, so it lives in CLinuxSys.c.
 int csys_accept4(int fd, int flags);
 
 /// Blocks `sig` for the calling thread (and the threads it creates later).

@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+// Micro benchmarks (ordo-one/package-benchmark), a package of their own so the main
+// build and CI never compile the benchmark framework. Run from this directory:
+//   swift package benchmark            (or: make micro-bench at the top level)
+import PackageDescription
+
+let package = Package(
+    name: "rviewer-micro-benchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "rviewer", path: "../.."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "HTTPPath",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "RViewerKit", package: "rviewer"),
+            ],
+            path: "Benchmarks/HTTPPath",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "ShellQuoting",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "RViewerKit", package: "rviewer"),
+            ],
+            path: "Benchmarks/ShellQuoting",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)
