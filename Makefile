@@ -1,12 +1,13 @@
 # rviewer: two commands for a newcomer on a fresh Debian/Ubuntu machine.
 #   make run   installs what is missing, builds, starts the daemon on 127.0.0.1:23300
 #   make test  installs what is missing, builds, runs the whole test suite
-#   make bench installs what is missing, runs the benchmarks (see Benchmarks/)
+#   make bench installs what is missing, runs the benchmarks against the peers
+#              (writes Benchmarks/results/latest.md; needs root, see Benchmarks/)
 SWIFT ?= swift
 CONFIG ?= config/rviewer.json
 ARGS ?=
 
-.PHONY: run test bench build setup-build setup-test setup-bench clean
+.PHONY: run test bench micro-bench build setup-build setup-test setup-bench clean
 
 setup-build:
 	@scripts/setup.sh build
@@ -28,7 +29,11 @@ test: setup-test
 	SWIFT=$(SWIFT) scripts/run-tests.sh
 
 bench: setup-bench build
-	Benchmarks/api_wrk.sh
+	python3 Benchmarks/harness/bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
+	Benchmarks/detect_bench.sh
+
+micro-bench:
+	cd Benchmarks/Micro && $(SWIFT) package benchmark
 
 clean:
 	rm -rf .build

@@ -67,6 +67,8 @@ public final class Connection {
     /// The last environment detection, if any.
     public internal(set) var detection: DetectionResult?
     var detectionWaiters: [(Result<DetectionResult, SSHError>) -> Void] = []
+    /// Pings waiting for the round trip in flight (concurrent pings share one).
+    var pingWaiters: [(Result<Double, SSHError>) -> Void] = []
     /// The viewer started on this connection (at most one), if any.
     public internal(set) var viewer: Viewer?
     /// Generic forwards through this connection, in the order they were opened.

@@ -108,11 +108,18 @@ public final class ConnectionRegistry {
             if case .disconnected(let reason) = connection.status { return done(.failure(.disconnected(reason))) }
             return
         }
-        connection.session.ping(timeoutMs: Self.pingTimeoutMs) { [weak connection] result in
-            if case .failure(let error) = result, let connection, !connection.session.isReady {
+        // Pings arriving while one is in flight get its measurement: each is answered
+        // within one round trip of its arrival, and a burst of pings costs one channel.
+        connection.pingWaiters.append(done)
+        guard connection.pingWaiters.count == 1 else { return }
+        connection.session.ping(timeoutMs: Self.pingTimeoutMs) { result in
+            // Holds the connection until answered (bounded by the ping timeout): no waiter is dropped.
+            if case .failure(let error) = result, !connection.session.isReady {
                 connection.status = .disconnected(reason: "\(error)")
             }
-            done(result)
+            let waiters = connection.pingWaiters
+            connection.pingWaiters = []
+            for waiter in waiters { waiter(result) }
         }
     }
 

@@ -49,7 +49,9 @@ public struct ExecStateMachine {
         switch state {
         case .opening:
             if hasCommand && !reported { state = .starting; return .exec } // run the command
-            state = .closing; return .close                                // ping, or abandoned: close
+            state = .closing
+            if !hasCommand && !reported { reported = true; return .complete } // ping: the open was the round trip; close after telling
+            return .close                                                  // abandoned: close
         case .queued, .starting, .reading, .closing, .finished:
             preconditionFailure("opened in \(state)")                      // only after open
         }

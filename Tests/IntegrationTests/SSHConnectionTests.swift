@@ -68,6 +68,19 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertGreaterThan(latency, 0)
         XCTAssertNotNil(ping.json?["timestamp"] as? String)
 
+        // A burst of pings: every one answered with a real measurement (they share the
+        // round trip in flight), and the session still serves a ping afterwards.
+        let lock = NSLock()
+        var latencies: [Double] = []
+        DispatchQueue.concurrentPerform(iterations: 40) { _ in
+            let r = try? daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
+            let l = r?.json?["latency_ms"] as? Double
+            lock.lock(); if r?.status == 200, let l { latencies.append(l) }; lock.unlock()
+        }
+        XCTAssertEqual(latencies.count, 40)
+        XCTAssertTrue(latencies.allSatisfy { $0 > 0 })
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+
         let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
         XCTAssertEqual(health?["health"] as? String, "healthy")
         XCTAssertEqual(health?["checks"] as? [String: String], ["ssh_connection": "pass", "viewer_process": "skip", "tunnel_active": "skip"])

@@ -127,11 +127,13 @@ final class ExecStateMachineTests: XCTestCase {
         XCTAssertEqual(m.state, .finished)
     }
 
-    func testPingOpensAndCloses() {
+    func testPingReportsAtOpenThenCloses() {
         var m = ExecStateMachine(hasCommand: false)
         _ = m.onOpenSlot()
-        XCTAssertEqual(m.onOpened(), .close)
-        XCTAssertEqual(m.onClosed(), .complete)
+        XCTAssertEqual(m.onOpened(), .complete, "one round trip: the open's confirmation")
+        XCTAssertEqual(m.state, .closing)
+        XCTAssertEqual(m.onClosed(), .none, "already reported")
+        XCTAssertEqual(m.state, .finished)
     }
 
     func testTimeoutReportsOnceAndStillCleansUp() {
