@@ -7,6 +7,7 @@ import argparse
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -296,6 +297,8 @@ def main():
     args = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("bench: needs root (it creates the login user for the remote side)")
+    # A TERM (timeout, Ctrl-C from make) still stops every process the run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     b = Bench.__new__(Bench)
     b.procs, b.work = Processes(), None
     try:
