@@ -46,6 +46,21 @@ final class RouterTests: XCTestCase {
     }
 }
 
+final class RequestTargetTests: XCTestCase {
+    func testPathAndQuerySplitAtTheFirstQuestionMark() {
+        let r = HTTPRequest(method: "GET", target: "/api/remote/config?env_name=t%C3%A9st&x=a?b")
+        XCTAssertEqual(r.path, "/api/remote/config")
+        XCTAssertEqual(r.query, "env_name=t%C3%A9st&x=a?b")
+        let raw = HTTPRequest(method: "GET", target: "/é/ü?ß=1")   // non-ASCII bytes before and after
+        XCTAssertEqual(raw.path, "/é/ü")
+        XCTAssertEqual(raw.query, "ß=1")
+        let none = HTTPRequest(method: "GET", target: "/api/health")
+        XCTAssertEqual(none.path, "/api/health")
+        XCTAssertEqual(none.query, "")
+        XCTAssertEqual(HTTPRequest(method: "GET", target: "/x?").query, "")
+    }
+}
+
 final class QueryStringTests: XCTestCase {
     func testDecodesPercentAndPlus() throws {
         let q = try QueryString("connection_id=conn_1&env_name=my+env%2F%C3%A9&flag")
