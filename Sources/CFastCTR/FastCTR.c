@@ -21,6 +21,7 @@
 #include "FastCTR.h"
 #include <dlfcn.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,6 @@ typedef struct {
     uint64_t magic;
     size_t pos;   // next unused keystream byte
     size_t len;   // keystream bytes available
-    int ok;       // what EVP_Cipher returns for success with this context (bytes)
     unsigned char keystream[KEYSTREAM_BYTES];
 } ctr_state;
 
@@ -65,6 +65,12 @@ __attribute__((constructor)) static void resolve(void) {
     real_ctx_free = (free_fn)dlsym(RTLD_NEXT, "EVP_CIPHER_CTX_free");
     real_ctx_reset = (reset_fn)dlsym(RTLD_NEXT, "EVP_CIPHER_CTX_reset");
     real_cipher_init_ex = (init_ex_fn)dlsym(RTLD_NEXT, "EVP_CipherInit_ex");
+    // Our invariant: libcrypto is loaded (libssh2 and this target link it), so every
+    // function interposed here has OpenSSL's own to call.
+    if (!real_cipher || !real_cipher_init || !real_ctx_free || !real_ctx_reset || !real_cipher_init_ex) {
+        fputs("rviewer: OpenSSL's EVP functions not found (libcrypto not loaded)\n", stderr);
+        abort();
+    }
 }
 
 // The two contexts used last (a session's encrypt and decrypt): skips OpenSSL's
@@ -113,7 +119,6 @@ int EVP_CipherInit(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, const unsigned
     if (!st) return rc;
     st->magic = STATE_MAGIC;
     st->pos = st->len = 0;
-    st->ok = 0;
     EVP_CIPHER_CTX_set_app_data(ctx, st);
     stats.contexts++;
     return rc;
