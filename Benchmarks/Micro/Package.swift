@@ -11,24 +11,18 @@ let package = Package(
         .package(name: "rviewer", path: "../.."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: [
-        .executableTarget(
-            name: "HTTPPath",
-            dependencies: [
-                .product(name: "Benchmark", package: "package-benchmark"),
-                .product(name: "RViewerKit", package: "rviewer"),
-            ],
-            path: "Benchmarks/HTTPPath",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        ),
-        .executableTarget(
-            name: "ShellQuoting",
-            dependencies: [
-                .product(name: "Benchmark", package: "package-benchmark"),
-                .product(name: "RViewerKit", package: "rviewer"),
-            ],
-            path: "Benchmarks/ShellQuoting",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        ),
-    ]
+    targets: ["HTTPPath", "ShellQuoting"].map(benchmark)
 )
+
+/// One benchmark executable: `Benchmarks/<name>/<name>.swift`, run by the plugin.
+func benchmark(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            .product(name: "Benchmark", package: "package-benchmark"),
+            .product(name: "RViewerKit", package: "rviewer"),
+        ],
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    )
+}

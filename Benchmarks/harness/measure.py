@@ -18,6 +18,18 @@ def _ms(text):
     return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
 
+def wrk_errors(out):
+    """Socket errors (connect, read, write, timeout) plus non-2xx/3xx responses in wrk's output."""
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return errors
+
+
 def wrk(url, conns, secs, threads=None):
     """req/s, p50 ms, p99 ms, errors (socket errors + non-2xx) of one wrk run."""
     threads = threads or (1 if conns < 2 else 2)
@@ -26,13 +38,7 @@ def wrk(url, conns, secs, threads=None):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-    errors = 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        errors += sum(int(x) for x in m.groups())
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        errors += int(m.group(1))
+    errors = wrk_errors(out)
     mb = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     scale = {"B": 1e-6, "KB": 1e-3 * 1.024, "MB": 1.048576, "GB": 1073.741824}
     mbps = float(mb.group(1)) * scale.get(mb.group(2), 1) if mb else None
@@ -113,12 +119,7 @@ def parallel_wrk(urls, conns, secs):
         out = p.communicate(timeout=secs + 60)[0]
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         total += float(m.group(1)) if m else 0
-        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-        if m:
-            errors += sum(int(x) for x in m.groups())
-        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        if m:
-            errors += int(m.group(1))
+        errors += wrk_errors(out)
     return total, errors
 
 
