@@ -100,6 +100,12 @@ final class ExecChannel {
         }
     }
 
+    /// Takes the session's warm channel: the exec request goes out without an open.
+    func adopt(_ warm: OpaquePointer) {
+        channel = warm
+        perform(machine.onAdopted())
+    }
+
     /// The session died or is being torn down: report, and forget the channel
     /// (session_free releases it).
     func abort(_ error: SSHError) {

@@ -1,5 +1,6 @@
 /// The life of one remote command on an exec channel, without libssh2:
-/// queued -> opening -> starting -> reading -> closing -> finished.
+/// queued -> opening -> starting -> reading -> closing -> finished
+/// (queued -> starting when it adopts the session's warm channel).
 public struct ExecStateMachine {
     public enum State: Equatable {
         /// Waiting for the session's single channel-open slot (libssh2 1.10 opens one at a time).
@@ -41,6 +42,17 @@ public struct ExecStateMachine {
         switch state {
         case .queued: state = .opening; return .open                      // our turn
         case .opening, .starting, .reading, .closing, .finished: return .none // already past it
+        }
+    }
+
+    /// The command takes the session's warm channel (already open) instead of opening one.
+    public mutating func onAdopted() -> Action {
+        switch state {
+        case .queued:
+            precondition(hasCommand, "ping measures an open; it never adopts")
+            state = .starting; return .exec                                // skip the open round trip
+        case .opening, .starting, .reading, .closing, .finished:
+            preconditionFailure("adopted in \(state)")                     // only while waiting
         }
     }
 

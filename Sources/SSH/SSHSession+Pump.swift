@@ -31,7 +31,16 @@ extension SSHSession {
         channel.timer = timer
         loop.arm(timer, after: .milliseconds(timeoutMs))
         channels.append(channel)
+        if channel.wantsWarmChannel { keepWarmChannel() }
         schedulePump()
+    }
+
+    /// Queues a warm channel when there is none: commands adopt it and skip the open.
+    private func keepWarmChannel() {
+        guard warm == nil, !warmDisabled, isReady else { return }
+        let next = WarmChannel()
+        warm = next
+        channels.append(next)
     }
 
     /// Pumps after the current event batch (coalesces many requests into one pass).
@@ -65,9 +74,7 @@ extension SSHSession {
             again = false
             passes += 1
             let readBefore = socketBytesRead
-            if !channels.contains(where: { $0.isOpening }), let next = channels.first(where: { $0.needsOpenSlot }) {
-                next.grantOpenSlot()
-            }
+            if startNextOpen(s) == .stop { return }
             // Rotate the starting channel each pass so no channel always goes first (notes pitfall 24).
             let count = channels.count
             let start = count > 0 ? pumpRotation % count : 0
@@ -77,13 +84,19 @@ extension SSHSession {
                 let wasOpening = channel.isOpening
                 let step = channel.step(session: s, buffer: readBuffer)
                 guard isReady else { return }   // a completion may have disconnected us
-                if wasOpening && !channel.isOpening { again = true }
                 switch step {
                 case .blocked(true): sendOwner = channel
                 case .budgetExhausted: budgetLeft = true
                 case .blocked(false), .done: break
                 }
                 if sendOwner != nil { break }
+                // The open slot just freed: send the next open now, not after the
+                // pass (500 clients arriving at once wait on these opens one by one).
+                if wasOpening && !channel.isOpening {
+                    again = true
+                    if startNextOpen(s) == .stop { return }
+                    if sendOwner != nil { break }
+                }
             }
             removeFinished()
             // A call in this pass read from the socket: packets for channels serviced
@@ -94,6 +107,43 @@ extension SSHSession {
         // Never sleep while libssh2 may hold data for a channel that hit its budget (notes §0.5).
         if again || budgetLeft { schedulePump() }
         updateInterest(active: !channels.isEmpty)
+    }
+
+    private enum OpenStart { case proceed, stop }
+
+    /// Hands a ready warm channel to the first waiting command, then grants the free
+    /// open slot to the first queued channel; each is stepped at once so its request
+    /// leaves in this pass. `.stop` when a completion disconnected us.
+    private func startNextOpen(_ s: OpaquePointer) -> OpenStart {
+        if let w = warm, w.machine.state == .failed {
+            warm = nil
+            warmDisabled = true          // the server refuses extra channels: open per command
+        }
+        if sendOwner == nil, let w = warm, w.isReady,
+           let waiting = channels.first(where: { $0.wantsWarmChannel && $0.needsOpenSlot }) as? ExecChannel,
+           let ch = w.adopt() {
+            warm = nil
+            waiting.adopt(ch)
+            keepWarmChannel()
+            if stepNow(waiting, s) == .stop { return .stop }
+        }
+        let warmPending = warm != nil
+        guard sendOwner == nil, !channels.contains(where: { $0.isOpening }),
+              let next = channels.first(where: { $0.needsOpenSlot && !($0.wantsWarmChannel && warmPending) })
+        else { return .proceed }
+        next.grantOpenSlot()
+        return stepNow(next, s)
+    }
+
+    private func stepNow(_ channel: SessionChannel, _ s: OpaquePointer) -> OpenStart {
+        let step = channel.step(session: s, buffer: readBuffer)
+        guard isReady else { return .stop }
+        switch step {
+        case .blocked(true): sendOwner = channel
+        case .budgetExhausted: schedulePump()
+        case .blocked(false), .done: break
+        }
+        return .proceed
     }
 
     private func removeFinished() {
@@ -109,6 +159,8 @@ extension SSHSession {
         let all = channels
         channels = []
         sendOwner = nil
+        warm?.abort(error)
+        warm = nil
         for channel in all {
             if let timer = channel.timer { loop.disarm(timer) }
             channel.abort(error)

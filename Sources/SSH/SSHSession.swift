@@ -53,6 +53,10 @@ public final class SSHSession: IOHandler {
     var sendOwner: SessionChannel?
     var pumpScheduled = false
     var pumpRotation = 0
+    /// The channel opened ahead for the next command (nil while none; see WarmChannel).
+    var warm: WarmChannel?
+    /// Set when a warm channel's open failed: commands then open their own.
+    var warmDisabled = false
     let readBuffer: UnsafeMutableRawBufferPointer
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target) {

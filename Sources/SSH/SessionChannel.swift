@@ -15,6 +15,8 @@ protocol SessionChannel: AnyObject {
     /// Waiting for the session's single channel-open slot.
     var needsOpenSlot: Bool { get }
     var isOpening: Bool { get }
+    /// Takes the session's warm channel rather than opening its own (commands do).
+    var wantsWarmChannel: Bool { get }
     var isFinished: Bool { get }
     var timer: Reactor.Timer? { get }
     func grantOpenSlot()
@@ -25,5 +27,6 @@ protocol SessionChannel: AnyObject {
 
 extension ExecChannel: SessionChannel {
     var needsOpenSlot: Bool { machine.state == .queued }
+    var wantsWarmChannel: Bool { command != nil }
     func grantOpenSlot() { _ = machine.onOpenSlot() }
 }

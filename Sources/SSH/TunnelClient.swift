@@ -59,6 +59,7 @@ final class TunnelClient: SessionChannel, IOHandler {
 
     var needsOpenSlot: Bool { machine.state == .queued }
     var isOpening: Bool { machine.state == .opening }
+    var wantsWarmChannel: Bool { false }
     var isFinished: Bool { machine.state == .closed }
     func grantOpenSlot() { _ = machine.onOpenSlot() }
 

@@ -68,17 +68,31 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertGreaterThan(latency, 0)
         XCTAssertNotNil(ping.json?["timestamp"] as? String)
 
-        // A burst of pings: every one answered with a real measurement (they share the
-        // round trip in flight), and the session still serves a ping afterwards.
-        let lock = NSLock()
-        var latencies: [Double] = []
-        DispatchQueue.concurrentPerform(iterations: 40) { _ in
-            let r = try? daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
-            let l = r?.json?["latency_ms"] as? Double
-            lock.lock(); if r?.status == 200, let l { latencies.append(l) }; lock.unlock()
+        // A burst of pings sent all at once: every one answered with a real measurement,
+        // sharing the round trip in flight: far fewer channel opens than pings.
+        let opensBefore = sshd.sessionChannelOpens
+        let burst = try (0..<40).map { _ in try daemon.client() }
+        for client in burst {
+            try client.send("GET /api/remote/ping?connection_id=\(id) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        }
+        let latencies = try burst.compactMap { client -> Double? in
+            let r = try client.readResponse()
+            XCTAssertEqual(r.status, 200, r.text)
+            return r.json?["latency_ms"] as? Double
         }
         XCTAssertEqual(latencies.count, 40)
         XCTAssertTrue(latencies.allSatisfy { $0 > 0 })
+        // Opens still in flight after the answers are counted too: wait until sshd's log
+        // stops growing (a second without a new open).
+        var opens = sshd.sessionChannelOpens - opensBefore
+        for _ in 0..<20 {
+            Thread.sleep(forTimeInterval: 1)
+            let now = sshd.sessionChannelOpens - opensBefore
+            if now == opens { break }
+            opens = now
+        }
+        XCTAssertGreaterThanOrEqual(opens, 1, "a ping is a real round trip")
+        XCTAssertLessThanOrEqual(opens, 20, "40 pings at once share the opens in flight (saw \(opens))")
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
 
         let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)").json
@@ -91,6 +105,29 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 0)
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 404)
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").json?["error"] as? String, "connection_not_found")
+    }
+
+    func testCommandsRunOnAChannelOpenedAhead() throws {
+        let id = try keyConnect()
+        // A ping waits for the warm channel's open (one open at a time, in order), so
+        // after it the log holds every open so far.
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        let before = sshd.log.count
+        let opensBefore = sshd.sessionChannelOpens
+        let r = try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": id])
+        XCTAssertEqual(r.status, 200, r.text)
+        // The detection's exec went out on the channel already open: sshd starts the
+        // command before it sees the next open (the replacement warm channel).
+        let during = String(sshd.log.dropFirst(before))
+        let exec = try XCTUnwrap(during.range(of: "Starting session: command"), during)
+        if let open = during.range(of: "server_input_channel_open: ctype session") {
+            XCTAssertLessThan(exec.lowerBound, open.lowerBound, "the command waited for a channel open:\n\(during)")
+        }
+        XCTAssertLessThanOrEqual(sshd.sessionChannelOpens - opensBefore, 1, "one replacement open at most")
+        // Several commands in a row each find a channel ready or take the next one.
+        for _ in 0..<3 {
+            XCTAssertEqual(try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": id]).status, 200)
+        }
     }
 
     func testEncryptedKeyNeedsItsPassphrase() throws {

@@ -51,7 +51,10 @@ final class SSHDFixture {
             "AuthorizedKeysFile \(dir.appendingPathComponent("authorized_keys").path)",
             "PidFile \(dir.appendingPathComponent("sshd.pid").path)",
             "StrictModes no", "UsePAM yes", "PermitRootLogin yes", "PasswordAuthentication yes",
-            "KbdInteractiveAuthentication no", "MaxStartups 200", "MaxSessions 50", "LogLevel VERBOSE",
+            "KbdInteractiveAuthentication no", "MaxStartups 200", "MaxSessions 50",
+            // DEBUG1: sshd logs each channel open ("server_input_channel_open: ctype session"),
+            // which the tests count.
+            "LogLevel DEBUG1",
         ] + extraConfig
         try config.joined(separator: "\n").appending("\n").write(to: dir.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
         try start()
@@ -105,6 +108,9 @@ final class SSHDFixture {
             try SSHDFixture.run("/usr/bin/ssh-add", ["-q", key], environment: ["SSH_AUTH_SOCK": agentSocket])
         }
     }
+
+    /// Channel opens of type "session" sshd has logged so far (exec channels, pings, warm channels).
+    var sessionChannelOpens: Int { log.components(separatedBy: "server_input_channel_open: ctype session").count - 1 }
 
     var log: String { (try? String(contentsOf: dir.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? "" }
 

@@ -160,10 +160,53 @@ final class ExecStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onOpened(), .close)
     }
 
+    func testAdoptedWarmChannelSkipsTheOpen() {
+        var m = ExecStateMachine(hasCommand: true)
+        XCTAssertEqual(m.onAdopted(), .exec, "the warm channel is already open")
+        XCTAssertEqual(m.state, .starting)
+        XCTAssertEqual(m.onOpenSlot(), .none, "past the open slot")
+        XCTAssertEqual(m.onStarted(), .read)
+        XCTAssertEqual(m.onEOF(), .close)
+        XCTAssertEqual(m.onClosed(), .complete)
+    }
+
     func testErrorReportsOnce() {
         var m = ExecStateMachine(hasCommand: true)
         _ = m.onOpenSlot()
         XCTAssertEqual(m.onError(.disconnected("x")), .fail(.disconnected("x")))
         XCTAssertEqual(m.onError(.disconnected("y")), .none)
+    }
+}
+
+final class WarmChannelStateMachineTests: XCTestCase {
+    func testOpensThenHandsOverOnce() {
+        var m = WarmChannelStateMachine()
+        XCTAssertEqual(m.onAdopt(), .none, "nothing to hand over before the open")
+        XCTAssertEqual(m.onOpenSlot(), .open)
+        XCTAssertEqual(m.onAdopt(), .none, "still opening")
+        XCTAssertEqual(m.onOpened(), .none)
+        XCTAssertEqual(m.state, .ready)
+        XCTAssertFalse(m.isTerminal)
+        XCTAssertEqual(m.onAdopt(), .handOver)
+        XCTAssertEqual(m.onAdopt(), .none, "one command gets it, never two")
+        XCTAssertTrue(m.isTerminal)
+        XCTAssertEqual(m.onError(), .none)
+        XCTAssertEqual(m.state, .handedOver)
+    }
+
+    func testFailedOpenNeverHandsOver() {
+        var m = WarmChannelStateMachine()
+        _ = m.onOpenSlot()
+        XCTAssertEqual(m.onError(), .none)
+        XCTAssertEqual(m.state, .failed)
+        XCTAssertEqual(m.onAdopt(), .none)
+        XCTAssertEqual(m.onOpenSlot(), .none)
+    }
+
+    func testSessionLossWhileReadyFails() {
+        var m = WarmChannelStateMachine()
+        _ = m.onOpenSlot(); _ = m.onOpened()
+        _ = m.onError()
+        XCTAssertEqual(m.onAdopt(), .none, "a dead session's channel is never handed out")
     }
 }
