@@ -10,6 +10,13 @@
 
 static inline const char *cssh2_version(void) { return libssh2_version(0); }
 
+/// Output batching: while the pump runs, libssh2's packets are queued here and written
+/// with one send() at the end of the pump instead of one per packet (OpenSSH's ssh
+/// writes its output buffer once per loop the same way). On loopback every send() also
+/// runs the receiver's TCP path; per-packet sends were most of the daemon's kernel time
+/// with many small requests. 256 KiB: eight full-size SSH packets (32 KiB payload each).
+#define CSSH2_OUT_CAP (256 * 1024)
+
 /// Per-session context reachable from libssh2 callbacks (the session `abstract`).
 /// Holds the password only for the duration of one keyboard-interactive call.
 typedef struct cssh2_ctx {
@@ -19,23 +26,105 @@ typedef struct cssh2_ctx {
     /// Bytes libssh2 has read from the socket (see cssh2_recv): when it grows during a
     /// pump pass, libssh2 may have parked packets for channels already serviced.
     unsigned long long received;
+    /// The last recv() said EAGAIN and epoll has not reported the socket readable since:
+    /// libssh2's further reads are answered EAGAIN without a syscall (every channel read
+    /// tries the socket first; with hundreds of idle channels those were most recvs).
+    int dry;
+    /// Between cssh2_cork and cssh2_uncork, sends are queued in `out`.
+    int corked;
+    /// A send failed for good (errno); later sends report it.
+    int send_error;
+    unsigned char *out;
+    size_t out_len;
 } cssh2_ctx;
+
+static inline void cssh2_ctx_init(cssh2_ctx *ctx) {
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+static inline void cssh2_ctx_release(cssh2_ctx *ctx) {
+    free(ctx->out);
+    ctx->out = NULL;
+    ctx->out_len = 0;
+}
+
+/// The socket reported readable (or hung up): the next recv() must really read.
+static inline void cssh2_mark_readable(cssh2_ctx *ctx) { ctx->dry = 0; }
 
 /// libssh2's socket read, counting bytes: any libssh2 call may read packets meant for
 /// other channels and park them where epoll cannot see them (libssh2 1.10 rule), so
 /// the pump compares this counter before and after a pass. Same contract as
 /// libssh2's own `_libssh2_recv`: bytes, or a negated errno.
 static ssize_t cssh2_recv(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
-    ssize_t rc = recv(fd, buffer, length, flags);
-    if (rc < 0) return -errno;
     cssh2_ctx *ctx = (cssh2_ctx *)*abstract;
+    if (ctx && ctx->dry) return -EAGAIN;
+    ssize_t rc = recv(fd, buffer, length, flags);
+    if (rc < 0) {
+        int e = errno;
+        if (ctx && (e == EAGAIN || e == EWOULDBLOCK)) ctx->dry = 1;
+        return -e;
+    }
     if (ctx) ctx->received += (unsigned long long)rc;
     return rc;
 }
 
+/// Writes queued output. 0: all written; -EAGAIN: some left (wait for EPOLLOUT);
+/// another negated errno: the socket failed.
+static inline int cssh2_flush(int fd, cssh2_ctx *ctx) {
+    size_t off = 0;
+    int rc = 0;
+    while (off < ctx->out_len) {
+        ssize_t n = send(fd, ctx->out + off, ctx->out_len - off, MSG_NOSIGNAL);
+        if (n > 0) { off += (size_t)n; continue; }
+        if (n < 0 && errno == EINTR) continue;
+        rc = (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ? -EAGAIN : -(n < 0 ? errno : EPIPE);
+        if (rc != -EAGAIN) { ctx->send_error = -rc; off = ctx->out_len; }
+        break;
+    }
+    if (off > 0) {
+        memmove(ctx->out, ctx->out + off, ctx->out_len - off);
+        ctx->out_len -= off;
+    }
+    return rc;
+}
+
+/// libssh2's socket write: straight through when nothing is queued and the pump is not
+/// running; otherwise appended to `out` (flushed first when full). EAGAIN only when
+/// both the queue and the socket are full: libssh2 then holds a half-sent packet, as
+/// it would with a full socket.
+static ssize_t cssh2_send(libssh2_socket_t fd, const void *buffer, size_t length, int flags, void **abstract) {
+    cssh2_ctx *ctx = (cssh2_ctx *)*abstract;
+    if (ctx && ctx->send_error) return -ctx->send_error;
+    if (!ctx || (!ctx->corked && ctx->out_len == 0)) {
+        ssize_t rc = send(fd, buffer, length, flags | MSG_NOSIGNAL);
+        return rc < 0 ? -errno : rc;
+    }
+    if (!ctx->out) {
+        ctx->out = (unsigned char *)malloc(CSSH2_OUT_CAP);
+        if (!ctx->out) return -ENOMEM;
+    }
+    if (CSSH2_OUT_CAP - ctx->out_len < length) {
+        int rc = cssh2_flush(fd, ctx);
+        if (rc < 0 && rc != -EAGAIN) return rc;
+    }
+    size_t room = CSSH2_OUT_CAP - ctx->out_len;
+    if (room == 0) return -EAGAIN;
+    size_t n = length < room ? length : room;
+    memcpy(ctx->out + ctx->out_len, buffer, n);
+    ctx->out_len += n;
+    if (!ctx->corked) {
+        int rc = cssh2_flush(fd, ctx);
+        if (rc < 0 && rc != -EAGAIN) return rc;
+    }
+    return (ssize_t)n;
+}
+
 static inline LIBSSH2_SESSION *cssh2_session_init(cssh2_ctx *ctx) {
     LIBSSH2_SESSION *s = libssh2_session_init_ex(NULL, NULL, NULL, ctx);
-    if (s) libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, (void *)cssh2_recv);
+    if (s) {
+        libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, (void *)cssh2_recv);
+        libssh2_session_callback_set(s, LIBSSH2_CALLBACK_SEND, (void *)cssh2_send);
+    }
     return s;
 }
 

@@ -57,12 +57,20 @@ extension SSHSession {
     /// Passes per pump call before yielding to other fds.
     static let pumpPasses = 4
 
+    /// Drives every channel, then writes their packets with one send (see cssh2_send).
     func pump() {
+        guard isReady, session != nil else { return }
+        corkOutput()
+        pumpChannels()
+        uncorkOutput()
+        if isReady { updateInterest(active: !channels.isEmpty || sendOwner != nil) }
+    }
+
+    private func pumpChannels() {
         guard isReady, let s = session else { return }
         if let owner = sendOwner {
             if case .blocked(true) = owner.step(session: s, buffer: readBuffer) {
-                guard isReady else { return }
-                return updateInterest(active: true)
+                return   // still half-sent: pump() waits for EPOLLOUT
             }
             sendOwner = nil
         }
@@ -75,13 +83,17 @@ extension SSHSession {
             passes += 1
             let readBefore = socketBytesRead
             if startNextOpen(s) == .stop { return }
-            // Rotate the starting channel each pass so no channel always goes first (notes pitfall 24).
+            // Round robin (notes pitfall 24): a pass that stops early (a half-sent packet)
+            // resumes after the last channel it served, so with hundreds of channels the
+            // ones late in the list are not starved by passes that keep stopping early.
             let count = channels.count
             let start = count > 0 ? pumpRotation % count : 0
-            pumpRotation &+= 1
+            pumpRotation = start &+ 1
             let order = channels.indices.map { channels[($0 + start) % count] }
-            for channel in order where !channel.isFinished {
+            for (served, channel) in order.enumerated() where !channel.isFinished {
+                pumpRotation = start &+ served &+ 1
                 let wasOpening = channel.isOpening
+                let readBeforeStep = socketBytesRead
                 let step = channel.step(session: s, buffer: readBuffer)
                 guard isReady else { return }   // a completion may have disconnected us
                 switch step {
@@ -96,8 +108,19 @@ extension SSHSession {
                     again = true
                     if startNextOpen(s) == .stop { return }
                     if sendOwner != nil { break }
+                } else if socketBytesRead != readBeforeStep, let opening = channels.first(where: { $0.isOpening }) {
+                    // This call read packets off the socket; the open's confirmation may be
+                    // among them. Look now rather than at the opener's turn in the pass.
+                    if stepNow(opening, s) == .stop { return }
+                    if sendOwner != nil { break }
+                    if !opening.isOpening {
+                        again = true
+                        if startNextOpen(s) == .stop { return }
+                        if sendOwner != nil { break }
+                    }
                 }
             }
+            if sendOwner == nil { pumpRotation = start &+ 1 }   // a full pass: next one starts one later
             removeFinished()
             // A call in this pass read from the socket: packets for channels serviced
             // earlier in the pass (an open's confirmation, data, a close) may now be
@@ -106,7 +129,6 @@ extension SSHSession {
         }
         // Never sleep while libssh2 may hold data for a channel that hit its budget (notes §0.5).
         if again || budgetLeft { schedulePump() }
-        updateInterest(active: !channels.isEmpty)
     }
 
     private enum OpenStart { case proceed, stop }
@@ -132,7 +154,10 @@ extension SSHSession {
               let next = channels.first(where: { $0.needsOpenSlot && !($0.wantsWarmChannel && warmPending) })
         else { return .proceed }
         next.grantOpenSlot()
-        return stepNow(next, s)
+        let result = stepNow(next, s)
+        // Opens go one at a time: send this one now, not with the rest of the pass.
+        if result == .proceed { flushQueuedOutput() }
+        return result
     }
 
     private func stepNow(_ channel: SessionChannel, _ s: OpaquePointer) -> OpenStart {

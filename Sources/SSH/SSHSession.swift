@@ -67,7 +67,8 @@ public final class SSHSession: IOHandler {
         self.target = target
         machine = SSHSessionStateMachine(method: target.auth, rsaSHA1Only: LibSSH2.signsRSAWithSHA1Only)
         context = .allocate(capacity: 1)
-        context.initialize(to: cssh2_ctx(password: nil, password_len: 0, prompts_answered: 0, received: 0))
+        context.initialize(to: cssh2_ctx())
+        cssh2_ctx_init(context)
         agentAuth = AgentAuth()
         readBuffer = .allocate(byteCount: ExecChannel.readChunk, alignment: 16)
         deadline = loop.makeTimer { [unowned self] in self.act(self.machine.onTimeout()) }
@@ -76,6 +77,7 @@ public final class SSHSession: IOHandler {
 
     deinit {
         teardown()
+        cssh2_ctx_release(context)
         context.deallocate()
         readBuffer.deallocate()
     }
@@ -139,6 +141,7 @@ public final class SSHSession: IOHandler {
             onLost?(error)
         case .disconnect:
             failChannels(.disconnected("disconnected by request"))
+            uncorkOutput()   // a completion may disconnect from inside the pump
             if let session, sendOwner == nil { _ = cssh2_disconnect(session) }
             teardown()
         }
@@ -167,6 +170,11 @@ public final class SSHSession: IOHandler {
     private func startHandshake() {
         Socket.setKeepAlive(fd)
         if token == nil { token = loop.register(fd: fd, interest: .read, handler: self) }
+        // A fresh socket: nothing queued, nothing known about its readability.
+        context.pointee.out_len = 0
+        context.pointee.dry = 0
+        context.pointee.corked = 0
+        context.pointee.send_error = 0
         guard let s = cssh2_session_init(context) else {
             act(machine.onFailure(.connectionFailed("cannot create an SSH session")))
             return
@@ -182,6 +190,7 @@ public final class SSHSession: IOHandler {
     // MARK: I/O
 
     public func handleIO(_ events: IOEvents) {
+        if events.readable || events.hangup { cssh2_mark_readable(context) }
         switch machine.state {
         case .connecting(let index, _):
             let err = Socket.connectError(fd)
@@ -269,7 +278,9 @@ public final class SSHSession: IOHandler {
     func updateInterest(active: Bool) {
         guard let token, let s = session else { return }
         var interest: Interest = active ? .read : .peerClose
-        if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 { interest.insert(.write) }
+        if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 || context.pointee.out_len > 0 {
+            interest.insert(.write)
+        }
         loop.setInterest(token, interest)
     }
 
@@ -304,10 +315,26 @@ public final class SSHSession: IOHandler {
         }
         session = nil
         closeSocket()
+        context.pointee.out_len = 0   // the socket is gone: queued output with it
     }
 
     /// Bytes libssh2 has read from the socket so far (counted in its recv callback).
     var socketBytesRead: UInt64 { UInt64(context.pointee.received) }
+
+    /// Queues libssh2's output until `uncorkOutput` (see cssh2_send).
+    func corkOutput() { context.pointee.corked = 1 }
+
+    /// Writes what the pump queued; the rest waits for EPOLLOUT (see updateInterest).
+    func uncorkOutput() {
+        context.pointee.corked = 0
+        flushQueuedOutput()
+    }
+
+    /// Writes queued output now, corked or not (a failed socket shows as a hangup event next).
+    func flushQueuedOutput() {
+        guard fd >= 0, context.pointee.out_len > 0 else { return }
+        _ = cssh2_flush(fd, context)
+    }
 
     static func lastError(_ s: OpaquePointer) -> String {
         var msg: UnsafeMutablePointer<CChar>?

@@ -42,6 +42,9 @@ final class TunnelClient: SessionChannel, IOHandler {
     private var eofSent = false
     private var channelEOF = false
     private var clientShut = false
+    /// epoll said readable since the last read that found nothing: only then is the
+    /// client socket read (a read per client per pass was mostly EAGAIN syscalls).
+    private var clientReadable = true
     let timer: Reactor.Timer? = nil
     var onClosed: ((TunnelClient) -> Void)?
 
@@ -67,6 +70,7 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// half-close (RDHUP) is not an error: the read in the pump sees the EOF once the
     /// buffered bytes ahead of it have gone upstream.
     func handleIO(_ events: IOEvents) {
+        if events.readable || events.hangup { clientReadable = true }
         if events.error { perform(machine.onClientError()) }
         session?.schedulePump()
     }
@@ -147,17 +151,21 @@ final class TunnelClient: SessionChannel, IOHandler {
         // Upstream: client -> buffer -> channel, reads and writes interleaved.
         if case .open(true, _) = machine.state {
             var moved = 0
-            var drained = false
             upstream: while moved < Self.passBudget {
-                if !clientEOF && !drained {
+                if !clientEOF && clientReadable {
                     // Compaction is safe here: no libssh2 call holds a pointer into `up`
                     // (a half-sent write was retried above). It must also run when the
                     // tail is exactly full, or read interest stays on with nothing read.
                     if up.room < Self.maxWrite { up.compact() }
                     if up.room > 0 {
+                        let room = up.room
                         switch Socket.read(fd, into: up.writable) {
-                        case .bytes(let n): up.commit(n)
-                        case .wouldBlock: drained = true
+                        case .bytes(let n):
+                            up.commit(n)
+                            // A short read emptied the socket; epoll (level-triggered) says
+                            // when more, or the EOF, arrives.
+                            if n < room { clientReadable = false }
+                        case .wouldBlock: clientReadable = false
                         case .eof: clientEOF = true
                         case .error: return clientFailed()
                         }
