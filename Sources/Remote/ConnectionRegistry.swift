@@ -18,6 +18,8 @@ public final class ConnectionRegistry {
     private var order: [String] = []
     private var issuedIDs: Set<String> = []
     private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
+    /// How forwards and viewer tunnels spread a burst of new clients over extra sessions.
+    public var lanePolicy = LanePolicy()
     /// Told when a connected session dies (for the daemon's log).
     public var onLost: ((Connection, SSHError) -> Void)?
     /// Told when a running viewer's process dies.

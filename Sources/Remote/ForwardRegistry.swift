@@ -9,6 +9,8 @@ public final class Forward {
     public var remoteHost: String { tunnel.remoteHost }
     public var remotePort: Int { tunnel.remotePort }
     public var counters: TunnelCounters { tunnel.counters }
+    /// SSH sessions carrying the forward now: 1, more while a burst of clients is served.
+    public var sshSessions: Int { tunnel.sessionCount }
     /// The URL a browser would use; the listener is on loopback (v4 and, where present, v6).
     public var url: String { "http://localhost:\(localPort)" }
 
@@ -26,7 +28,8 @@ extension ConnectionRegistry {
             if case .disconnected(let reason) = connection.status { throw SSHError.disconnected(reason) }
             throw SSHError.disconnected("not connected")
         }
-        let tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: remoteHost, remotePort: remotePort)
+        let tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: remoteHost, remotePort: remotePort,
+                                                    lanePolicy: lanePolicy)
         let forward = Forward(id: newID(prefix: "fwd_"), connectionID: connection.id, tunnel: tunnel)
         connection.forwards.append(forward)
         return forward

@@ -71,7 +71,8 @@ extension ConnectionRegistry {
         viewer.remotePort = port
         viewer.directory = dir
         do {
-            viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port)
+            viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port,
+                                                           lanePolicy: lanePolicy)
         } catch {
             _ = viewer.machine.onLaunchFailed("\(error)")
             connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 0, cleanup: true),

@@ -51,6 +51,7 @@ extension RemoteAPI {
             ("bytes_down", .number(Double(f.counters.bytesDown))),
             ("clients_active", .int(f.counters.activeClients)),
             ("clients_total", .int(f.counters.totalClients)),
+            ("ssh_sessions", .int(f.sshSessions)),
         ])
     }
 }

@@ -9,15 +9,16 @@ public final class LocalForward {
     public let remotePort: Int
     public let counters = TunnelCounters()
     private unowned let loop: EventLoop
-    private weak var session: SSHSession?
+    private let lanes: ForwardLanes
     private var listeners: [Listener] = []
     private var clients: [ObjectIdentifier: TunnelClient] = [:]
 
     /// Listens on 127.0.0.1:`localPort` (0 picks one) and, where the machine has IPv6
     /// loopback, on [::1] with the same port, so "localhost" works either way.
-    init(loop: EventLoop, session: SSHSession, localPort: Int, remoteHost: String, remotePort: Int) throws {
+    init(loop: EventLoop, session: SSHSession, localPort: Int, remoteHost: String, remotePort: Int,
+         lanePolicy: LanePolicy) throws {
         self.loop = loop
-        self.session = session
+        lanes = ForwardLanes(loop: loop, primary: session, policy: lanePolicy)
         self.remoteHost = remoteHost
         self.remotePort = remotePort
         var accept: ((Int32) -> Void)?
@@ -33,7 +34,7 @@ public final class LocalForward {
     public var isOpen: Bool { !listeners.isEmpty }
 
     private func accepted(_ fd: Int32) {
-        guard let session, session.isReady else {
+        guard let session = lanes.sessionForNewClient() else {
             Socket.close(fd)
             return
         }
@@ -49,15 +50,21 @@ public final class LocalForward {
         for l in listeners { l.close() }
         listeners = []
         for client in Array(clients.values) { client.shutdown() }
+        lanes.close()
     }
+
+    /// SSH sessions carrying this forward now (1 unless a burst of clients added lanes).
+    public var sessionCount: Int { lanes.sessionCount }
 }
 
 extension SSHSession {
     /// Forwards a loopback port to `remoteHost:remotePort` as seen from the server.
-    public func forward(localPort: Int, remoteHost: String, remotePort: Int) throws -> LocalForward {
+    public func forward(localPort: Int, remoteHost: String, remotePort: Int,
+                        lanePolicy: LanePolicy = LanePolicy()) throws -> LocalForward {
         guard isReady else { throw closedError ?? .disconnected("the SSH session is not connected") }
         do {
-            return try LocalForward(loop: loop, session: self, localPort: localPort, remoteHost: remoteHost, remotePort: remotePort)
+            return try LocalForward(loop: loop, session: self, localPort: localPort, remoteHost: remoteHost,
+                                    remotePort: remotePort, lanePolicy: lanePolicy)
         } catch let error as SystemError {
             throw SSHError.invalidParameters("cannot listen on local port \(localPort): \(error)")
         }
@@ -66,5 +73,22 @@ extension SSHSession {
     func add(_ channel: SessionChannel) {
         channels.append(channel)
         schedulePump()
+    }
+
+    /// Channel opens waiting or in flight on this session.
+    var queuedOpens: Int { channels.reduce(0) { $0 + ($1.needsOpenSlot || $1.isOpening ? 1 : 0) } }
+
+    var hasChannels: Bool { !channels.isEmpty }
+
+    /// Removes up to `count` tunnel clients still waiting for the open slot, the latest
+    /// arrivals first (the earliest keep their place in this queue).
+    func takeQueuedTunnelClients(_ count: Int) -> [TunnelClient] {
+        var taken: [TunnelClient] = []
+        for channel in channels.reversed() where taken.count < count {
+            if channel.needsOpenSlot, let client = channel as? TunnelClient { taken.append(client) }
+        }
+        let ids = Set(taken.map(ObjectIdentifier.init))
+        channels.removeAll { ids.contains(ObjectIdentifier($0)) }
+        return taken.reversed()
     }
 }

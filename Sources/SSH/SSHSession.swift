@@ -88,6 +88,11 @@ public final class SSHSession: IOHandler {
         return nil
     }
 
+    /// A new, unconnected session to the same server with the same user and credentials.
+    func makeSibling() -> SSHSession {
+        SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)
+    }
+
     /// Connects and authenticates; `done` runs once, on the loop thread.
     public func connect(_ done: @escaping (Result<Void, SSHError>) -> Void) {
         onConnect = done

@@ -75,6 +75,13 @@ final class TunnelClient: SessionChannel, IOHandler {
         session?.schedulePump()
     }
 
+    /// Moves a client still waiting for its channel to another session of the forward.
+    func move(to lane: SSHSession) {
+        precondition(machine.state == .queued, "only a client without a channel may move")
+        session = lane
+        lane.add(self)
+    }
+
     /// Closes this client because its forward is going away.
     func shutdown() {
         perform(machine.onClientError())

@@ -1,6 +1,7 @@
 import Glibc
 import HTTP1
 import RemoteAPI
+import SSH
 
 /// The daemon's configuration: built-in defaults (the same as config/rviewer.json),
 /// then the file, then command-line flags.
@@ -11,6 +12,9 @@ struct Config {
     var stateDir = "~/.local/state/rviewer"
     var logLevel = "info"
     var http = HTTPLimits()
+    /// Extra SSH sessions a tunnel may open during a burst of new clients (LanePolicy);
+    /// 0 keeps every tunnel on its connection's own session.
+    var tunnelExtraSessions = LanePolicy.defaultMaxExtraLanes
 
     struct Error: Swift.Error, CustomStringConvertible {
         let description: String
@@ -33,6 +37,7 @@ struct Config {
             case "state_dir": stateDir = try string(value, key)
             case "log_level": logLevel = try string(value, key)
             case "http": try loadHTTP(value)
+            case "tunnel_extra_sessions": tunnelExtraSessions = try int(value, key, 0...8)
             default: throw Error(description: "\(path): unknown key '\(key)'")
             }
         }

@@ -36,6 +36,7 @@ struct Daemon {
             knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts"),
             environment: SSHEnvironment(home: home, config: sshConfig,
                                         agentSocket: getenv("SSH_AUTH_SOCK").map { String(cString: $0) }))
+        registry.lanePolicy = LanePolicy(maxExtraLanes: config.tunnelExtraSessions)
         let api = RemoteAPI(limits: config.http)
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())

@@ -26,12 +26,15 @@ final class DaemonProcess {
 
     /// `http` holds overrides of config/rviewer.json's "http" section.
     /// `environment` entries replace the daemon's (HOME, SSH_AUTH_SOCK for the SSH tests).
-    init(http: [String: Int] = [:], extraArgs: [String] = [], environment: [String: String] = [:]) throws {
+    /// `settings` adds top-level config keys (JSON values as text).
+    init(http: [String: Int] = [:], settings: [String: String] = [:], extraArgs: [String] = [],
+         environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let httpJSON = http.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         let config = directory.appendingPathComponent("rviewer.json")
-        try "{\"host\": \"127.0.0.1\", \"port\": 0, \"log_level\": \"debug\", \"http\": {\(httpJSON)}}".write(to: config, atomically: true, encoding: .utf8)
+        let extra = settings.map { ", \"\($0.key)\": \($0.value)" }.joined()
+        try "{\"host\": \"127.0.0.1\", \"port\": 0, \"log_level\": \"debug\", \"http\": {\(httpJSON)}\(extra)}".write(to: config, atomically: true, encoding: .utf8)
         let stdoutURL = directory.appendingPathComponent("stdout")
         stderrURL = directory.appendingPathComponent("stderr")
         var env = ProcessInfo.processInfo.environment

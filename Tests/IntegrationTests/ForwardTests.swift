@@ -366,6 +366,68 @@ final class ForwardTests: XCTestCase {
         }
     }
 
+    func testBurstOfClientsOpensMoreSessionsAndEveryClientIsServed() throws {
+        let (_, port) = try openForward()
+        let loginsBefore = sshd.log.components(separatedBy: "Accepted publickey").count
+        // 200 clients connect at once (libssh2 opens one channel at a time per session:
+        // the queue grows deep, and the forward connects extra sessions to share it).
+        let fds = (0..<200).map { _ in Self.connectTCP(port) }
+        XCTAssertTrue(fds.allSatisfy { $0 >= 0 })
+        defer { fds.forEach { close($0) } }
+        for (i, fd) in fds.enumerated() {
+            let msg = Array("client \(i)\n".utf8)
+            XCTAssertEqual(msg.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }, msg.count)
+        }
+        for (i, fd) in fds.enumerated() {
+            let msg = Array("client \(i)\n".utf8)
+            var got: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 64)
+            while got.count < msg.count {
+                let n = recv(fd, &buf, buf.count, 0)
+                guard n > 0 else { break }
+                got += buf[0..<n]
+            }
+            XCTAssertEqual(got, msg, "client \(i) got its own bytes back")
+        }
+        let logins = sshd.log.components(separatedBy: "Accepted publickey").count - loginsBefore
+        XCTAssertGreaterThanOrEqual(logins, 1, "a lane logged in with the connection's own key")
+        let f = try XCTUnwrap((try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]])?.first)
+        let sessions = try XCTUnwrap(f["ssh_sessions"] as? Int)
+        XCTAssertGreaterThanOrEqual(sessions, 2, "lanes stay while they are not idle")
+        XCTAssertLessThanOrEqual(sessions, 1 + 3, "at most three extra lanes")
+        XCTAssertEqual(f["clients_total"] as? Int, 200)
+        // Deleting the forward ends the lanes with it: sshd logs their disconnects.
+        let disconnectsBefore = sshd.log.components(separatedBy: "Disconnected from").count
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/forwards/\(f["forward_id"] as? String ?? "")").status, 200)
+        var disconnects = 0
+        for _ in 0..<50 where disconnects < sessions - 1 {
+            Thread.sleep(forTimeInterval: 0.1)
+            disconnects = sshd.log.components(separatedBy: "Disconnected from").count - disconnectsBefore
+        }
+        XCTAssertEqual(disconnects, sessions - 1, "every extra lane logged out; the connection's own session stays")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200)
+    }
+
+    func testExtraSessionsCanBeTurnedOff() throws {
+        daemon = try DaemonProcess(settings: ["tunnel_extra_sessions": "0"], environment: ["HOME": sshd.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
+        let (_, port) = try openForward()
+        let loginsBefore = sshd.log.components(separatedBy: "Accepted publickey").count
+        let fds = (0..<100).map { _ in Self.connectTCP(port) }
+        defer { fds.forEach { close($0) } }
+        for fd in fds { XCTAssertEqual(send(fd, "x", 1, Int32(MSG_NOSIGNAL)), 1) }
+        for fd in fds {
+            var byte: UInt8 = 0
+            XCTAssertEqual(recv(fd, &byte, 1, 0), 1, "echoed through the one session")
+        }
+        XCTAssertEqual(sshd.log.components(separatedBy: "Accepted publickey").count, loginsBefore, "no extra login")
+        let f = try XCTUnwrap((try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]])?.first)
+        XCTAssertEqual(f["ssh_sessions"] as? Int, 1)
+    }
+
     func testDisconnectClosesForwards() throws {
         let (_, port) = try openForward()
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(connectionID)").status, 200)

@@ -58,3 +58,37 @@ final class TunnelStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onSessionLost(), .none)
     }
 }
+
+final class LanePolicyTests: XCTestCase {
+    func testPicksTheShortestQueueFirstOnTies() {
+        let p = LanePolicy()
+        XCTAssertEqual(p.pick(queueDepths: [0, 0, 0]), 0, "an idle forward stays on the connection's own session")
+        XCTAssertEqual(p.pick(queueDepths: [5, 2, 2]), 1)
+        XCTAssertNil(p.pick(queueDepths: []))
+    }
+
+    func testGrowsOnlyWhenEveryLaneIsBusyAndThereIsRoom() {
+        let p = LanePolicy(maxExtraLanes: 2)
+        let deep = LanePolicy.queueDepthToGrow
+        XCTAssertFalse(p.shouldGrow(queueDepths: [deep - 1], extraLanes: 0, connecting: false, growthStopped: false))
+        XCTAssertTrue(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: false, growthStopped: false))
+        XCTAssertFalse(p.shouldGrow(queueDepths: [deep, 0], extraLanes: 1, connecting: false, growthStopped: false),
+                       "a lane with an empty queue takes the next clients")
+        XCTAssertFalse(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: true, growthStopped: false),
+                       "one lane connecting at a time")
+        XCTAssertFalse(p.shouldGrow(queueDepths: [deep, deep, deep], extraLanes: 2, connecting: false, growthStopped: false),
+                       "at the cap")
+        XCTAssertFalse(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: false, growthStopped: true),
+                       "a refused lane stops growth")
+        XCTAssertFalse(LanePolicy(maxExtraLanes: 0).shouldGrow(queueDepths: [1000], extraLanes: 0, connecting: false, growthStopped: false),
+                       "0 turns lanes off")
+    }
+
+    func testHandOverEvensTheQueues() {
+        let p = LanePolicy()
+        XCTAssertEqual(p.handOver(queueDepths: [30]), [15])
+        XCTAssertEqual(p.handOver(queueDepths: [20, 18]), [8, 6], "each keeps 12; the new lane gets 14")
+        XCTAssertEqual(p.handOver(queueDepths: [40, 0]), [27, 0])
+        XCTAssertEqual(p.handOver(queueDepths: [1]), [1], "share rounds down")
+    }
+}

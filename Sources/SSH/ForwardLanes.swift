@@ -1,0 +1,87 @@
+import Reactor
+
+/// The SSH sessions one forward spreads its channel opens over (see `LanePolicy`): the
+/// connection's own session first, plus extra sessions to the same server, same user
+/// and credentials, connected only while a burst of new clients queues up, and closed
+/// once idle. Clients never move once their channel is open.
+final class ForwardLanes {
+    /// An extra lane with no clients for this long is closed (one login less on the server).
+    static let idleCloseMs = 15_000
+
+    private unowned let loop: EventLoop
+    private weak var primary: SSHSession?
+    private let policy: LanePolicy
+    private var extras: [SSHSession] = []
+    private var connecting: SSHSession?
+    private var growthStopped = false
+    private lazy var idleTimer = loop.makeTimer { [unowned self] in self.closeIdleLanes() }
+
+    init(loop: EventLoop, primary: SSHSession, policy: LanePolicy) {
+        self.loop = loop
+        self.primary = primary
+        self.policy = policy
+    }
+
+    /// Sessions connected now: the primary and the extra lanes (for tests and status).
+    var sessionCount: Int { (primary?.isReady == true ? 1 : 0) + extras.count }
+
+    /// The session a new client should open its channel on; nil when the connection is gone.
+    func sessionForNewClient() -> SSHSession? {
+        guard let primary, primary.isReady else { return nil }
+        let lanes = [primary] + extras.filter(\.isReady)
+        let depths = lanes.map(\.queuedOpens)
+        if policy.shouldGrow(queueDepths: depths, extraLanes: extras.count, connecting: connecting != nil,
+                             growthStopped: growthStopped) {
+            grow(from: primary)
+        }
+        return policy.pick(queueDepths: depths).map { lanes[$0] }
+    }
+
+    private func grow(from primary: SSHSession) {
+        let lane = primary.makeSibling()
+        connecting = lane
+        lane.connect { [weak self, unowned lane] result in
+            guard let self else { return lane.disconnect() }
+            self.connecting = nil
+            switch result {
+            case .success:
+                guard let primary = self.primary, primary.isReady else { return lane.disconnect() }
+                self.extras.append(lane)
+                lane.onLost = { [weak self, unowned lane] _ in self?.extras.removeAll { $0 === lane } }
+                self.shareQueue(with: lane, primary: primary)
+                self.loop.arm(self.idleTimer, after: .milliseconds(Self.idleCloseMs))
+            case .failure:
+                // The server may cap logins per user (MaxStartups, PAM limits): stay with
+                // the lanes we have rather than knock again for every burst.
+                self.growthStopped = true
+            }
+        }
+    }
+
+    /// Moves waiting clients from the busy lanes to the one that just connected.
+    private func shareQueue(with lane: SSHSession, primary: SSHSession) {
+        let others = [primary] + extras.filter { $0 !== lane && $0.isReady }
+        let counts = policy.handOver(queueDepths: others.map(\.queuedOpens))
+        for (session, count) in zip(others, counts) where count > 0 {
+            for client in session.takeQueuedTunnelClients(count) { client.move(to: lane) }
+        }
+    }
+
+    private func closeIdleLanes() {
+        let idle = extras.filter { !$0.hasChannels }
+        extras.removeAll { !$0.hasChannels }
+        for lane in idle { lane.disconnect() }
+        if !extras.isEmpty { loop.arm(idleTimer, after: .milliseconds(Self.idleCloseMs)) }
+    }
+
+    /// The forward is closing: every extra lane goes (their clients were shut already).
+    func close() {
+        loop.disarm(idleTimer)
+        connecting?.onLost = nil
+        connecting?.disconnect()
+        connecting = nil
+        for lane in extras { lane.onLost = nil; lane.disconnect() }
+        extras = []
+        growthStopped = true
+    }
+}
