@@ -87,6 +87,18 @@ public enum JSON: Equatable, Sendable {
     }
 
     static func encodeString(_ s: String, into out: inout [UInt8]) {
+        // Most strings need no escape: copy them whole (a per-byte append was the top
+        // Swift cost of encoding).
+        let copied: Bool? = s.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                return false
+            }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }
+        if copied == true { return }
         out.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {

@@ -29,6 +29,8 @@ public final class RemoteAPI: HTTPResponder {
     /// Where endpoints report what they did (the executable wires it to its logger).
     /// Messages never carry request secrets.
     public var log: (String) -> Void = { _ in }
+    /// The last Host header that passed the loopback check (clients repeat theirs).
+    private var lastLoopbackHost: String?
 
     public init(limits: HTTPLimits) {
         self.limits = limits
@@ -40,7 +42,7 @@ public final class RemoteAPI: HTTPResponder {
 
     public func respond(to request: HTTPRequest, reply: @escaping (HTTPResponse) -> Void) {
         do {
-            try RequestGuard(port: listenPort).check(request)
+            try RequestGuard(port: listenPort).check(request, knownLoopbackHost: &lastLoopbackHost)
             switch router.match(method: request.method, path: request.path) {
             case .found(let handler, let parameters):
                 try handler(Call(request: request, pathParameters: parameters, reply: reply))

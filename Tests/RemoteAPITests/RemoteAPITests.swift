@@ -68,6 +68,18 @@ final class RemoteAPIResponderTests: XCTestCase {
         }
     }
 
+    func testHostCheckedOnEveryRequestAfterAGoodOne() {
+        let a = api()
+        XCTAssertEqual(send(a, request("GET", "/api/echo/x", headers: [("Host", "127.0.0.1:23300")])).0, 200)
+        XCTAssertEqual(send(a, request("GET", "/api/echo/x", headers: [("Host", "127.0.0.1:23300")])).0, 200, "the same Host again")
+        for bad in ["", "attacker.example", "127.0.0.1:23300.evil", "localhost:99999"] {
+            let (status, json, _) = send(a, request("GET", "/api/echo/x", headers: [("Host", bad)]))
+            XCTAssertEqual(status, 403, "Host '\(bad)'")
+            XCTAssertEqual(json["error"], .string("forbidden_host"))
+        }
+        XCTAssertEqual(send(a, request("GET", "/api/echo/x", headers: [("Host", "[::1]:23300")])).0, 200)
+    }
+
     func test405CarriesAllow() {
         let (_, _, response) = send(api(), request("DELETE", "/api/echo"))
         XCTAssertTrue(response.headers.contains { $0.name == "Allow" && $0.value == "POST" })
