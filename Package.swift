@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
-            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2",
+            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -16,8 +16,12 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <malloc.h>
 
 static inline int csys_errno(void) { return errno; }
+
+/// glibc keeps up to `bytes` of free heap before giving memory back to the kernel.
+static inline int csys_malloc_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
 
 /// accept4(2) needs _GNU_SOURCE, so it lives in CLinuxSys.c.
 int csys_accept4(int fd, int flags);
