@@ -182,10 +182,11 @@ class Bench:
             rps, err = parallel_wrk([f"http://127.0.0.1:{p}/small" for p in ports], 10, secs)
         rows.append(["20 tunnels x 10 clients", "ssh with 20 -L (1 process)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
         self.procs.stop(one)
-        _, fwd = self.daemon.forward(self.conn, self.nginx.port)
+        fwd_id, fwd = self.daemon.forward(self.conn, self.nginx.port)
         with Sampler([self.daemon.proc.pid]) as s:
             w = wrk(f"http://127.0.0.1:{fwd}/small", 500, secs, threads=2)
-        rows.append(["500 clients, 1 tunnel", "rviewer", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        lanes = next(f["ssh_sessions"] for f in self.daemon.call("GET", "/api/remote/forwards")["forwards"] if f["forward_id"] == fwd_id)
+        rows.append(["500 clients, 1 tunnel", f"rviewer ({lanes} SSH sessions)", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
         one, (port,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh())
         with Sampler([one.pid]) as s:
             w = wrk(f"http://127.0.0.1:{port}/small", 500, secs, threads=2)
@@ -234,10 +235,12 @@ class Bench:
             capture_output=True, check=True))[0])
         s = summary(ssh_runs)
         rows.append(["ssh host 'uname -sn; python3 -V'", fmt(s, 3), f"{s[0] / rtt:.1f}"])
-        conn_runs, det_runs, ping_runs, start_runs, own_runs = [], [], [], [], []
+        conn_runs, det_runs, ping_runs, start_runs, own_runs, own_det_runs = [], [], [], [], [], []
         for _ in range(self.args.runs):
-            # The viewer's own start time: the same start on loopback, no proxy.
+            # The viewer's and the detection script's own times: the same calls on loopback, no proxy.
             cid = self.daemon.connect(self.sshd, BENCH_USER)
+            own_det_runs.append(timed(lambda: self.daemon.call("POST", "/api/remote/environments/detect",
+                                                               {"connection_id": cid, "force_refresh": True}))[0])
             own_runs.append(timed(lambda: self.daemon.call("POST", "/api/remote/viewer/start",
                                                            {"connection_id": cid, "env_name": self.env_name, "auto_open": False}))[0])
             self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": cid})
@@ -261,6 +264,10 @@ class Bench:
         extra = (summary(start_runs)[0] - own[0]) / rtt
         r.p(f"Viewer start without the proxy (the viewer's own start time): {fmt(own, 3)} s, "
             f"so the proxy added {extra:.1f} round trips to the start.")
+        own_det = summary(own_det_runs)
+        r.p("")
+        r.p(f"Detection without the proxy (the script's own run time on the server): {fmt(own_det, 3)} s, "
+            f"so the proxy added {(summary(det_runs)[0] - own_det[0]) / rtt:.1f} round trips to the detection.")
         proxy.close()
 
     def run(self):

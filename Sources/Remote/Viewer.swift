@@ -71,9 +71,39 @@ enum ViewerScripts {
         setsid \(py) -m runicorn viewer --host 127.0.0.1 --port "$port"\(storageArgs) --remote-mode > "$d/viewer.log" 2>&1 < /dev/null &
         pid=$!
         echo "$pid" > "$d/pid"
+        \(py) -c \(ShellQuote.quote(waitUntilListening)) "$pid" "$port" \(waitSeconds) 2>/dev/null
         printf 'PID=%s\\nPORT=%s\\nDIR=%s\\n' "$pid" "$port" "$d"
         """
     }
+
+    /// Seconds the launch waits on the server for the viewer to listen. Waiting there,
+    /// next to it, the answer comes back one round trip after the viewer is up and the
+    /// first probe through the tunnel finds it; probing from here alone found it a
+    /// probe interval plus a failed open later (measured: 3.8 round trips added by a
+    /// 50 ms link). The probe loop still decides; it takes over if this runs out.
+    static let waitSeconds = 20
+
+    /// Returns once the port accepts a connection, the process is gone (a zombie counts:
+    /// the launching shell has not reaped it yet), or the time is up.
+    static let waitUntilListening = """
+    import os, socket, sys, time
+    pid, port, end = int(sys.argv[1]), int(sys.argv[2]), time.time() + int(sys.argv[3])
+    def alive():
+        try:
+            os.kill(pid, 0)
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+    while time.time() < end and alive():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            time.sleep(0.01)
+    """
 
     /// Prints ALIVE or DEAD, then the log's last lines.
     static func check(pid: Int, directory: String, tail: Int) -> String {

@@ -30,7 +30,8 @@ final class ForwardLanes {
         guard let primary, primary.isReady else { return nil }
         let lanes = [primary] + extras.filter(\.isReady)
         let depths = lanes.map(\.queuedOpens)
-        if policy.shouldGrow(queueDepths: depths, extraLanes: extras.count, connecting: connecting != nil,
+        if primary.canLogInAgainSilently,
+           policy.shouldGrow(queueDepths: depths, extraLanes: extras.count, connecting: connecting != nil,
                              growthStopped: growthStopped) {
             grow(from: primary)
         }

@@ -88,6 +88,16 @@ public final class SSHSession: IOHandler {
         return nil
     }
 
+    /// True when logging in again asks nobody anything: a key or the agent. A password may
+    /// be answered by keyboard-interactive, where a server may add a second factor (a
+    /// push to a phone): extra logins must never set that off.
+    var canLogInAgainSilently: Bool {
+        switch target.auth {
+        case .key, .agent: return true
+        case .password: return false
+        }
+    }
+
     /// A new, unconnected session to the same server with the same user and credentials.
     func makeSibling() -> SSHSession {
         SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)

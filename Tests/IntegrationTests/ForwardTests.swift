@@ -428,6 +428,27 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(f["ssh_sessions"] as? Int, 1)
     }
 
+    func testPasswordConnectionsNeverLogInAgain() throws {
+        let password = try XCTUnwrap(sshd.password, "needs root to create the password user")
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port,
+                                                                          "username": SSHDFixture.passwordUser,
+                                                                          "auth_method": "password", "password": password])
+        XCTAssertEqual(r.status, 200, r.text)
+        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
+        let (_, port) = try openForward()
+        let loginsBefore = sshd.log.components(separatedBy: "Accepted password").count
+        let fds = (0..<100).map { _ in Self.connectTCP(port) }
+        defer { fds.forEach { close($0) } }
+        for fd in fds { XCTAssertEqual(send(fd, "x", 1, Int32(MSG_NOSIGNAL)), 1) }
+        for fd in fds {
+            var byte: UInt8 = 0
+            XCTAssertEqual(recv(fd, &byte, 1, 0), 1, "echoed through the one session")
+        }
+        XCTAssertEqual(sshd.log.components(separatedBy: "Accepted password").count, loginsBefore, "no second password login")
+        let list = try daemon.request("GET", "/api/remote/forwards?connection_id=\(connectionID)").json
+        XCTAssertEqual((list?["forwards"] as? [[String: Any]])?.first?["ssh_sessions"] as? Int, 1)
+    }
+
     func testDisconnectClosesForwards() throws {
         let (_, port) = try openForward()
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(connectionID)").status, 200)
