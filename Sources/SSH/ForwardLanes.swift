@@ -3,7 +3,9 @@ import Reactor
 /// The SSH sessions one forward spreads its channel opens over (see `LanePolicy`): the
 /// connection's own session first, plus extra sessions to the same server, same user
 /// and credentials, connected only while a burst of new clients queues up, and closed
-/// once idle. Clients never move once their channel is open.
+/// once idle. Only this forward's clients that still wait for their channel move
+/// between sessions; an extra session whose queue runs dry takes more of them, so an
+/// open stuck on one session (an unreachable target) does not hold the others back.
 final class ForwardLanes {
     /// An extra lane with no clients for this long is closed (one login less on the server).
     static let idleCloseMs = 15_000
@@ -14,6 +16,8 @@ final class ForwardLanes {
     private var extras: [SSHSession] = []
     private var connecting: SSHSession?
     private var growthStopped = false
+    /// True for the clients of this forward (set by the forward once it exists).
+    var owns: (TunnelClient) -> Bool = { _ in false }
     private lazy var idleTimer = loop.makeTimer { [unowned self] in self.closeIdleLanes() }
 
     init(loop: EventLoop, primary: SSHSession, policy: LanePolicy) {
@@ -49,6 +53,10 @@ final class ForwardLanes {
                 guard let primary = self.primary, primary.isReady else { return lane.disconnect() }
                 self.extras.append(lane)
                 lane.onLost = { [weak self, unowned lane] _ in self?.extras.removeAll { $0 === lane } }
+                lane.onOpenQueueEmpty = { [weak self, weak lane] in
+                    guard let self, let lane, lane.isReady else { return }
+                    self.steal(for: lane)
+                }
                 self.shareQueue(with: lane, primary: primary)
                 self.loop.arm(self.idleTimer, after: .milliseconds(Self.idleCloseMs))
             case .failure:
@@ -64,8 +72,19 @@ final class ForwardLanes {
         let others = [primary] + extras.filter { $0 !== lane && $0.isReady }
         let counts = policy.handOver(queueDepths: others.map(\.queuedOpens))
         for (session, count) in zip(others, counts) where count > 0 {
-            for client in session.takeQueuedTunnelClients(count) { client.move(to: lane) }
+            for client in session.takeQueuedTunnelClients(count, where: owns) { client.move(to: lane) }
         }
+    }
+
+    /// `lane` has no opens left: it takes waiting clients from the session with most.
+    private func steal(for lane: SSHSession) {
+        guard let primary else { return }
+        let others = ([primary] + extras).filter { $0 !== lane && $0.isReady }
+        let waiting = others.map { $0.waitingTunnelClients(where: owns) }
+        guard let most = waiting.indices.max(by: { waiting[$0] < waiting[$1] }) else { return }
+        let count = policy.stealCount(waiting: waiting[most])
+        guard count > 0 else { return }
+        for client in others[most].takeQueuedTunnelClients(count, where: owns) { client.move(to: lane) }
     }
 
     private func closeIdleLanes() {
@@ -81,7 +100,7 @@ final class ForwardLanes {
         connecting?.onLost = nil
         connecting?.disconnect()
         connecting = nil
-        for lane in extras { lane.onLost = nil; lane.disconnect() }
+        for lane in extras { lane.onLost = nil; lane.onOpenQueueEmpty = nil; lane.disconnect() }
         extras = []
         growthStopped = true
     }

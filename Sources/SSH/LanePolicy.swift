@@ -36,6 +36,12 @@ public struct LanePolicy: Sendable {
         return queueDepths.allSatisfy { $0 >= Self.queueDepthToGrow }
     }
 
+    /// How many of `waiting` clients a lane with an empty queue takes from the busiest
+    /// one: half, and at least one, so the queues even out in a few steps.
+    public func stealCount(waiting: Int) -> Int {
+        waiting <= 0 ? 0 : max(1, waiting / 2)
+    }
+
     /// How many waiting clients each existing lane hands to a lane that just connected,
     /// so all lanes end with about the same queue (the new lane's own queue is empty).
     public func handOver(queueDepths: [Int]) -> [Int] {

@@ -29,6 +29,7 @@ public final class LocalForward {
             listeners.append(v6)
         }
         accept = { [unowned self] fd in self.accepted(fd) }
+        lanes.owns = { [unowned self] client in self.clients[ObjectIdentifier(client)] != nil }
     }
 
     public var isOpen: Bool { !listeners.isEmpty }
@@ -80,15 +81,23 @@ extension SSHSession {
 
     var hasChannels: Bool { !channels.isEmpty }
 
-    /// Removes up to `count` tunnel clients still waiting for the open slot, the latest
-    /// arrivals first (the earliest keep their place in this queue).
-    func takeQueuedTunnelClients(_ count: Int) -> [TunnelClient] {
+    /// Tunnel clients matching `filter` still waiting for the open slot.
+    func waitingTunnelClients(where filter: (TunnelClient) -> Bool) -> Int {
+        channels.reduce(0) { n, channel in
+            guard channel.needsOpenSlot, let client = channel as? TunnelClient, filter(client) else { return n }
+            return n + 1
+        }
+    }
+
+    /// Removes up to `count` tunnel clients matching `filter` still waiting for the open
+    /// slot, those waiting longest first (they go to a session with an empty queue).
+    func takeQueuedTunnelClients(_ count: Int, where filter: (TunnelClient) -> Bool) -> [TunnelClient] {
         var taken: [TunnelClient] = []
-        for channel in channels.reversed() where taken.count < count {
-            if channel.needsOpenSlot, let client = channel as? TunnelClient { taken.append(client) }
+        for channel in channels where taken.count < count {
+            if channel.needsOpenSlot, let client = channel as? TunnelClient, filter(client) { taken.append(client) }
         }
         let ids = Set(taken.map(ObjectIdentifier.init))
         channels.removeAll { ids.contains(ObjectIdentifier($0)) }
-        return taken.reversed()
+        return taken
     }
 }

@@ -63,7 +63,13 @@ extension SSHSession {
         corkOutput()
         pumpChannels()
         uncorkOutput()
-        if isReady { updateInterest(active: !channels.isEmpty || sendOwner != nil) }
+        guard isReady else { return }
+        updateInterest(active: !channels.isEmpty || sendOwner != nil)
+        if let hook = onOpenQueueEmpty {
+            let busy = channels.contains { $0.needsOpenSlot || $0.isOpening }
+            if openQueueWasBusy && !busy { loop.runBeforeSleep(hook) }
+            openQueueWasBusy = busy
+        }
     }
 
     private func pumpChannels() {

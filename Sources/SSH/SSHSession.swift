@@ -57,6 +57,10 @@ public final class SSHSession: IOHandler {
     var warm: WarmChannel?
     /// Set when a warm channel's open failed: commands then open their own.
     var warmDisabled = false
+    /// Told (after the pump) when the last queued channel open completed; a tunnel's extra
+    /// session uses it to take more waiting clients.
+    var onOpenQueueEmpty: (() -> Void)?
+    var openQueueWasBusy = false
     let readBuffer: UnsafeMutableRawBufferPointer
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target) {

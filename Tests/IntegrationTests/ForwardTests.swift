@@ -366,19 +366,56 @@ final class ForwardTests: XCTestCase {
         }
     }
 
-    func testBurstOfClientsOpensMoreSessionsAndEveryClientIsServed() throws {
-        let (_, port) = try openForward()
-        let loginsBefore = sshd.log.components(separatedBy: "Accepted publickey").count
-        // 200 clients connect at once (libssh2 opens one channel at a time per session:
-        // the queue grows deep, and the forward connects extra sessions to share it).
-        let fds = (0..<200).map { _ in Self.connectTCP(port) }
-        XCTAssertTrue(fds.allSatisfy { $0 >= 0 })
-        defer { fds.forEach { close($0) } }
-        for (i, fd) in fds.enumerated() {
+    /// A loopback listener that never accepts, its accept queue already full: the kernel
+    /// drops further SYNs, so sshd's connect to it (a channel open) hangs until the
+    /// listener closes and the next SYN retry is refused (about a second later).
+    private final class StuckTarget {
+        let fd: Int32
+        let port: Int
+        private var fillers: [Int32] = []
+
+        init() {
+            (fd, port) = SSHDFixture.listenLoopback(backlog: 0)
+            for _ in 0..<2 {
+                let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = in_port_t(UInt16(port).bigEndian)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                fillers.append(c)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+
+        func close() {
+            Glibc.close(fd)
+            fillers.forEach { Glibc.close($0) }
+            fillers = []
+        }
+
+        deinit { close() }
+    }
+
+    /// One client of a forward to a stuck target holds the session's only open slot;
+    /// `count` clients of `port` then queue behind it. Returns their sockets, each
+    /// having sent its own line.
+    private func queueBehindStuckOpen(stuck: StuckTarget, port: Int, count: Int) throws -> (blocker: Int32, clients: [Int32]) {
+        let (_, stuckPort) = try openForward(port: stuck.port)
+        let blocker = Self.connectTCP(stuckPort)
+        XCTAssertGreaterThanOrEqual(blocker, 0)
+        Thread.sleep(forTimeInterval: 0.2)   // its open is in flight, and stays so
+        let clients = (0..<count).map { _ in Self.connectTCP(port) }
+        XCTAssertTrue(clients.allSatisfy { $0 >= 0 })
+        for (i, fd) in clients.enumerated() {
             let msg = Array("client \(i)\n".utf8)
             XCTAssertEqual(msg.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }, msg.count)
         }
-        for (i, fd) in fds.enumerated() {
+        return (blocker, clients)
+    }
+
+    private func assertEchoed(_ clients: [Int32], file: StaticString = #filePath, line: UInt = #line) {
+        for (i, fd) in clients.enumerated() {
             let msg = Array("client \(i)\n".utf8)
             var got: [UInt8] = []
             var buf = [UInt8](repeating: 0, count: 64)
@@ -387,25 +424,56 @@ final class ForwardTests: XCTestCase {
                 guard n > 0 else { break }
                 got += buf[0..<n]
             }
-            XCTAssertEqual(got, msg, "client \(i) got its own bytes back")
+            XCTAssertEqual(got, msg, "client \(i) got its own bytes back", file: file, line: line)
         }
-        let logins = sshd.log.components(separatedBy: "Accepted publickey").count - loginsBefore
-        XCTAssertGreaterThanOrEqual(logins, 1, "a lane logged in with the connection's own key")
-        let f = try XCTUnwrap((try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]])?.first)
-        let sessions = try XCTUnwrap(f["ssh_sessions"] as? Int)
+    }
+
+    private func forwardInfo(port: Int) throws -> [String: Any] {
+        let list = try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]] ?? []
+        return try XCTUnwrap(list.first { $0["local_port"] as? Int == port })
+    }
+
+    func testQueuedClientsMoveToAnExtraSession() throws {
+        let stuck = StuckTarget()
+        let (forwardID, port) = try openForward()
+        let loginsBefore = sshd.log.components(separatedBy: "Accepted publickey").count
+        // libssh2 opens one channel at a time per session: 40 clients wait behind the
+        // stuck open, the forward logs in again and the new session serves them.
+        let (blocker, clients) = try queueBehindStuckOpen(stuck: stuck, port: port, count: 40)
+        defer { close(blocker); clients.forEach { close($0) } }
+        assertEchoed(clients)   // while the first session's open slot is still stuck
+        XCTAssertGreaterThanOrEqual(sshd.log.components(separatedBy: "Accepted publickey").count - loginsBefore, 1,
+                                    "an extra session logged in with the connection's own key")
+        let sessions = try XCTUnwrap(try forwardInfo(port: port)["ssh_sessions"] as? Int)
         XCTAssertGreaterThanOrEqual(sessions, 2, "lanes stay while they are not idle")
-        XCTAssertLessThanOrEqual(sessions, 1 + 3, "at most three extra lanes")
-        XCTAssertEqual(f["clients_total"] as? Int, 200)
-        // Deleting the forward ends the lanes with it: sshd logs their disconnects.
+        XCTAssertLessThanOrEqual(sessions, 1 + 3, "at most three extra sessions")
+        // Deleting the forward ends its extra sessions: sshd logs their disconnects.
         let disconnectsBefore = sshd.log.components(separatedBy: "Disconnected from").count
-        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/forwards/\(f["forward_id"] as? String ?? "")").status, 200)
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/forwards/\(forwardID)").status, 200)
         var disconnects = 0
         for _ in 0..<50 where disconnects < sessions - 1 {
             Thread.sleep(forTimeInterval: 0.1)
             disconnects = sshd.log.components(separatedBy: "Disconnected from").count - disconnectsBefore
         }
-        XCTAssertEqual(disconnects, sessions - 1, "every extra lane logged out; the connection's own session stays")
+        XCTAssertEqual(disconnects, sessions - 1, "every extra session logged out; the connection's own stays")
+        stuck.close()
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200)
+    }
+
+    /// Clients queued behind a stuck open stay on the one session, and are served once
+    /// the open fails (the stuck target closes).
+    private func assertNoExtraLogin(marker: String) throws {
+        let stuck = StuckTarget()
+        let (_, port) = try openForward()
+        let loginsBefore = sshd.log.components(separatedBy: marker).count
+        let (blocker, clients) = try queueBehindStuckOpen(stuck: stuck, port: port, count: 40)
+        defer { close(blocker); clients.forEach { close($0) } }
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(try forwardInfo(port: port)["ssh_sessions"] as? Int, 1, "40 clients queued, still one session")
+        stuck.close()
+        assertEchoed(clients)
+        XCTAssertEqual(sshd.log.components(separatedBy: marker).count, loginsBefore, "no extra login")
+        XCTAssertEqual(try forwardInfo(port: port)["ssh_sessions"] as? Int, 1)
     }
 
     func testExtraSessionsCanBeTurnedOff() throws {
@@ -414,18 +482,7 @@ final class ForwardTests: XCTestCase {
                                                                           "auth_method": "key", "private_key_path": sshd.ed25519Key])
         XCTAssertEqual(r.status, 200, r.text)
         connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
-        let (_, port) = try openForward()
-        let loginsBefore = sshd.log.components(separatedBy: "Accepted publickey").count
-        let fds = (0..<100).map { _ in Self.connectTCP(port) }
-        defer { fds.forEach { close($0) } }
-        for fd in fds { XCTAssertEqual(send(fd, "x", 1, Int32(MSG_NOSIGNAL)), 1) }
-        for fd in fds {
-            var byte: UInt8 = 0
-            XCTAssertEqual(recv(fd, &byte, 1, 0), 1, "echoed through the one session")
-        }
-        XCTAssertEqual(sshd.log.components(separatedBy: "Accepted publickey").count, loginsBefore, "no extra login")
-        let f = try XCTUnwrap((try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]])?.first)
-        XCTAssertEqual(f["ssh_sessions"] as? Int, 1)
+        try assertNoExtraLogin(marker: "Accepted publickey")
     }
 
     func testPasswordConnectionsNeverLogInAgain() throws {
@@ -435,18 +492,7 @@ final class ForwardTests: XCTestCase {
                                                                           "auth_method": "password", "password": password])
         XCTAssertEqual(r.status, 200, r.text)
         connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
-        let (_, port) = try openForward()
-        let loginsBefore = sshd.log.components(separatedBy: "Accepted password").count
-        let fds = (0..<100).map { _ in Self.connectTCP(port) }
-        defer { fds.forEach { close($0) } }
-        for fd in fds { XCTAssertEqual(send(fd, "x", 1, Int32(MSG_NOSIGNAL)), 1) }
-        for fd in fds {
-            var byte: UInt8 = 0
-            XCTAssertEqual(recv(fd, &byte, 1, 0), 1, "echoed through the one session")
-        }
-        XCTAssertEqual(sshd.log.components(separatedBy: "Accepted password").count, loginsBefore, "no second password login")
-        let list = try daemon.request("GET", "/api/remote/forwards?connection_id=\(connectionID)").json
-        XCTAssertEqual((list?["forwards"] as? [[String: Any]])?.first?["ssh_sessions"] as? Int, 1)
+        try assertNoExtraLogin(marker: "Accepted password")
     }
 
     func testDisconnectClosesForwards() throws {

@@ -84,6 +84,13 @@ final class LanePolicyTests: XCTestCase {
                        "0 turns lanes off")
     }
 
+    func testAnIdleLaneTakesHalfAndAtLeastOne() {
+        let p = LanePolicy()
+        XCTAssertEqual(p.stealCount(waiting: 0), 0)
+        XCTAssertEqual(p.stealCount(waiting: 1), 1, "the last waiting client moves too")
+        XCTAssertEqual(p.stealCount(waiting: 9), 4)
+    }
+
     func testHandOverEvensTheQueues() {
         let p = LanePolicy()
         XCTAssertEqual(p.handOver(queueDepths: [30]), [15])
