@@ -14,6 +14,9 @@ final class HTTPConnection: IOHandler {
     /// Reads per readable event before yielding to other fds (libuv's stream read loop
     /// stops after 32; a few 64 KiB reads already cover any JSON request).
     static let readsPerEvent = 4
+    /// Interest while reading requests. It includes the peer-close event that handling a
+    /// request needs, so going from reading to handling and back changes nothing in epoll.
+    static let reading: Interest = [.read, .peerClose]
 
     let fd: Int32
     private var token: Token?
@@ -27,6 +30,10 @@ final class HTTPConnection: IOHandler {
     private var processing = false
     private var pausedForOutput = false
     private var keepAliveRequested = true
+    /// The socket turned readable while a request was being answered: reads stay off until
+    /// the answer is queued. Until then they are left on, so an answer that comes later
+    /// (an SSH round trip) costs no epoll_ctl pair per request.
+    private var readableWhileBusy = false
     private lazy var timer = server.loop.makeTimer { [unowned self] in
         self.perform(self.machine.onTimeout())
     }
@@ -40,7 +47,7 @@ final class HTTPConnection: IOHandler {
     var state: HTTPConnectionStateMachine.State { machine.state }
 
     func start() {
-        token = server.loop.register(fd: fd, interest: .read, handler: self)
+        token = server.loop.register(fd: fd, interest: Self.reading, handler: self)
         // The first request, like every later one, must arrive within the request timeout.
         server.loop.arm(timer, after: .milliseconds(server.limits.requestTimeoutMs))
     }
@@ -66,6 +73,7 @@ final class HTTPConnection: IOHandler {
     }
 
     private func onReadable() {
+        if !wantsInput { readableWhileBusy = true }
         reads: for _ in 0..<Self.readsPerEvent {
             guard wantsInput else { break }
             let buffer = server.readBuffer
@@ -146,6 +154,7 @@ final class HTTPConnection: IOHandler {
     }
 
     private func complete(_ response: HTTPResponse) {
+        readableWhileBusy = false
         let action = machine.onResponse(keepAlive: keepAliveRequested)
         guard action != .none else { return }
         output.appending { response.serialize(keepAlive: action == .writeAndContinue, into: &$0) }
@@ -225,7 +234,12 @@ final class HTTPConnection: IOHandler {
     private func updateInterest() {
         guard let token, machine.state != .closed else { return }
         var interest: Interest = []
-        if wantsInput { interest.insert(.read) }
+        if wantsInput {
+            interest.formUnion(Self.reading)
+        } else if machine.state == .handling(closeAfter: false), !readableWhileBusy, !pausedForOutput,
+                  inputOffset == input.count, server.loop.interest(token)?.contains(.read) == true {
+            interest.formUnion(Self.reading)   // left on while the answer is pending (see readableWhileBusy)
+        }
         // While a request is handled, hear about the client leaving (once).
         if machine.state == .handling(closeAfter: false) { interest.insert(.peerClose) }
         if !output.isEmpty { interest.insert(.write) }

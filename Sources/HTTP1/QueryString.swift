@@ -46,11 +46,14 @@ public struct QueryString: Equatable {
         case malformed(String)
     }
 
+    /// Splits on the bytes `&` and `=` (ASCII, so always character boundaries): a
+    /// Character-wise split was 10% of a request to an endpoint with a query (perf).
     public init(_ raw: Substring) throws {
-        for part in raw.split(separator: "&", omittingEmptySubsequences: true) {
-            let eq = part.firstIndex(of: "=")
+        for bytes in raw.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let part = Substring(bytes)
+            let eq = bytes.firstIndex(of: UInt8(ascii: "="))
             let rawKey = eq.map { part[..<$0] } ?? part
-            let rawValue = eq.map { part[part.index(after: $0)...] } ?? ""
+            let rawValue = eq.map { part[part.utf8.index(after: $0)...] } ?? ""
             guard let key = PercentDecoding.decode(rawKey, plusIsSpace: true),
                   let value = PercentDecoding.decode(rawValue, plusIsSpace: true) else {
                 throw DecodeError.malformed(String(rawKey))

@@ -77,6 +77,15 @@ final class QueryStringTests: XCTestCase {
         XCTAssertEqual(q.first("b"), "=")
     }
 
+    func testSplitsOnBytesAcrossRawNonASCIIAndExtraEquals() throws {
+        let q = try QueryString("name=é́x&x=1=2&=v&k=")
+        XCTAssertEqual(q.first("name"), "é́x", "a raw combining mark stays with its letter")
+        XCTAssertEqual(q.first("x"), "1=2", "the first = splits")
+        XCTAssertEqual(q.first(""), "v")
+        XCTAssertEqual(q.first("k"), "")
+        XCTAssertEqual(q.items.count, 4)
+    }
+
     func testMalformedEscapesAreErrors() {
         for raw in ["a=%", "a=%4", "a=%zz", "bad%g1=1", "a=%ff%fe"] {
             XCTAssertThrowsError(try QueryString(Substring(raw)), raw)

@@ -107,6 +107,33 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").json?["error"] as? String, "connection_not_found")
     }
 
+    func testPipelinedAndAbandonedAsyncRequests() throws {
+        let id = try keyConnect()
+        // Three pings in one write: each is answered after an SSH round trip, in order.
+        let client = try daemon.client()
+        let one = "GET /api/remote/ping?connection_id=\(id) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        try client.send(one + one + one)
+        for _ in 0..<3 {
+            let r = try client.readResponse()
+            XCTAssertEqual(r.status, 200, r.text)
+            XCTAssertNotNil(r.json?["latency_ms"] as? Double)
+        }
+        // More bytes while a ping is pending, then more after it: all answered in order.
+        try client.send(one + "GET /api/remote/connections HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.05)
+        try client.send(one)
+        XCTAssertEqual(try client.readResponse().json?["latency_ms"].map { _ in true }, true)
+        XCTAssertEqual(try client.readResponse().json?["total"] as? Int, 1)
+        XCTAssertEqual(try client.readResponse().status, 200)
+        // Clients that leave while their ping is pending do not disturb the others.
+        for _ in 0..<10 {
+            let gone = try daemon.client()
+            try gone.send(one)
+        }
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        XCTAssertEqual(try client.get("/api/remote/connections").status, 200, "the kept-alive client is still served")
+    }
+
     func testCommandsRunOnAChannelOpenedAhead() throws {
         let id = try keyConnect()
         // A ping waits for the warm channel's open (one open at a time, in order), so
