@@ -94,11 +94,12 @@ class Bench:
                  ("ssh -L defaults", dport, default.pid),
                  ("rviewer forward", fwd, self.daemon.proc.pid),
                  ("rviewer forward, CTR keystream cache off", pfwd, plain.proc.pid)]
-        rows, results = [], {}
+        rows, results, retried = [], {}, []
         for name, port, pid in paths:
             res = {}
             for rev in (False, True):
                 runs = self.runs(lambda: iperf(port, self.args.secs, rev, pid))
+                retried += [f"{name}: {e}" for x in runs for e in x["retries"] if "busy" not in e]
                 res[rev] = (summary([x["mbps"] for x in runs]), summary([x.get("cpu_per_gb") for x in runs]))
             results[name] = res
             rows.append([name, fmt(res[False][0]), fmt(res[True][0]), fmt(res[False][1], 2), fmt(res[True][1], 2)])
@@ -111,6 +112,9 @@ class Bench:
         r.p(f"rviewer / ssh -L (same cipher): client->server {ratio(rv[False][0], ssh[False][0])}, "
             f"server->client {ratio(rv[True][0], ssh[True][0])}; CPU per GB {ratio(rv[False][1], ssh[False][1])} / "
             f"{ratio(rv[True][1], ssh[True][1])} (lower is better). libssh2 negotiated {self.cipher}, {self.mac}, {self.kex}.")
+        if retried:
+            r.p("")
+            r.p(f"iperf3 runs repeated because the control connection closed at the start ({len(retried)}): " + "; ".join(retried))
 
     # -- 2. HTTP through the tunnel ----------------------------------------------
     def http(self):

@@ -4,8 +4,6 @@
 #include <stdint.h>
 
 /// Counters of the AES-CTR keystream cache (see FastCTR.c): contexts that use it,
-/// bytes served from precomputed keystream, and keystream refills.
-/// Counters of the AES-CTR keystream cache (see FastCTR.c): contexts that use it,
 /// keystream bytes precomputed (served block by block), and refills.
 typedef struct {
     uint64_t contexts;
