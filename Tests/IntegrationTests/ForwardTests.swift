@@ -460,6 +460,36 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200)
     }
 
+    func testIdleExtraSessionsLogOut() throws {
+        let stuck = StuckTarget()
+        let (_, port) = try openForward()
+        let (blocker, clients) = try queueBehindStuckOpen(stuck: stuck, port: port, count: 40)
+        assertEchoed(clients)
+        let sessions = try XCTUnwrap(try forwardInfo(port: port)["ssh_sessions"] as? Int)
+        XCTAssertGreaterThanOrEqual(sessions, 2)
+        let disconnectsBefore = sshd.log.components(separatedBy: "Disconnected from").count
+        clients.forEach { close($0) }
+        close(blocker)
+        stuck.close()
+        // Idle extra sessions close within two 15 s checks; the forward stays usable.
+        var now = sessions
+        for _ in 0..<70 where now > 1 {
+            Thread.sleep(forTimeInterval: 0.5)
+            now = try XCTUnwrap(try forwardInfo(port: port)["ssh_sessions"] as? Int)
+        }
+        XCTAssertEqual(now, 1, "only the connection's own session is left")
+        var disconnects = 0
+        for _ in 0..<50 where disconnects < sessions - 1 {
+            disconnects = sshd.log.components(separatedBy: "Disconnected from").count - disconnectsBefore
+            if disconnects < sessions - 1 { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        XCTAssertEqual(disconnects, sessions - 1, "the extra sessions logged out")
+        let fd = Self.connectTCP(port)
+        defer { close(fd) }
+        XCTAssertEqual(send(fd, "client 0\n", 9, Int32(MSG_NOSIGNAL)), 9)
+        assertEchoed([fd])
+    }
+
     /// Clients queued behind a stuck open stay on the one session, and are served once
     /// the open fails (the stuck target closes).
     private func assertNoExtraLogin(marker: String) throws {
