@@ -48,6 +48,14 @@ static inline void cssh2_ctx_release(cssh2_ctx *ctx) {
     ctx->out_len = 0;
 }
 
+/// The socket changed (a new one, or none): nothing queued, nothing known about it.
+static inline void cssh2_ctx_reset_socket(cssh2_ctx *ctx) {
+    ctx->out_len = 0;
+    ctx->dry = 0;
+    ctx->corked = 0;
+    ctx->send_error = 0;
+}
+
 /// The socket reported readable (or hung up): the next recv() must really read.
 static inline void cssh2_mark_readable(cssh2_ctx *ctx) { ctx->dry = 0; }
 

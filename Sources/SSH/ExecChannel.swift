@@ -116,7 +116,7 @@ final class ExecChannel {
     func timedOut() { perform(machine.onTimeout()) }
 
     private func blocked(_ session: OpaquePointer) -> ChannelStep {
-        .blocked(ownsSendSlot: libssh2_session_block_directions(session) & cssh2_block_outbound() != 0)
+        .blocked(in: session)
     }
 
     /// Reads one stream until EAGAIN; output past the cap is read and dropped so the

@@ -66,7 +66,7 @@ extension SSHSession {
         guard isReady else { return }
         updateInterest(active: !channels.isEmpty || sendOwner != nil)
         if let hook = onOpenQueueEmpty {
-            let busy = channels.contains { $0.needsOpenSlot || $0.isOpening }
+            let busy = queuedOpens > 0
             if openQueueWasBusy && !busy { loop.runBeforeSleep(hook) }
             openQueueWasBusy = busy
         }

@@ -189,11 +189,7 @@ public final class SSHSession: IOHandler {
     private func startHandshake() {
         Socket.setKeepAlive(fd)
         if token == nil { token = loop.register(fd: fd, interest: .read, handler: self) }
-        // A fresh socket: nothing queued, nothing known about its readability.
-        context.pointee.out_len = 0
-        context.pointee.dry = 0
-        context.pointee.corked = 0
-        context.pointee.send_error = 0
+        cssh2_ctx_reset_socket(context)   // a fresh socket
         guard let s = cssh2_session_init(context) else {
             act(machine.onFailure(.connectionFailed("cannot create an SSH session")))
             return
@@ -297,7 +293,7 @@ public final class SSHSession: IOHandler {
     func updateInterest(active: Bool) {
         guard let token, let s = session else { return }
         var interest: Interest = active ? .read : .peerClose
-        if libssh2_session_block_directions(s) & cssh2_block_outbound() != 0 || context.pointee.out_len > 0 {
+        if libssh2SendBlocked(s) || context.pointee.out_len > 0 {
             interest.insert(.write)
         }
         loop.setInterest(token, interest)
@@ -334,7 +330,7 @@ public final class SSHSession: IOHandler {
         }
         session = nil
         closeSocket()
-        context.pointee.out_len = 0   // the socket is gone: queued output with it
+        cssh2_ctx_reset_socket(context)   // the socket is gone: queued output with it
     }
 
     /// Bytes libssh2 has read from the socket so far (counted in its recv callback).

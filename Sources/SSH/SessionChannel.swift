@@ -1,3 +1,4 @@
+import CLibSSH2
 import Reactor
 
 /// What one pump call of a channel ended with.
@@ -8,6 +9,19 @@ enum ChannelStep: Equatable {
     /// A per-pass byte budget ran out with work left: pump again before sleeping.
     case budgetExhausted
     case done
+}
+
+/// True when libssh2 holds a half-sent packet of this session (it asked to wait for
+/// the socket to take more): the call that started it goes next, alone.
+func libssh2SendBlocked(_ session: OpaquePointer) -> Bool {
+    libssh2_session_block_directions(session) & cssh2_block_outbound() != 0
+}
+
+extension ChannelStep {
+    /// Waiting on the sockets; owning the send slot when libssh2 holds a half-sent packet.
+    static func blocked(in session: OpaquePointer) -> ChannelStep {
+        .blocked(ownsSendSlot: libssh2SendBlocked(session))
+    }
 }
 
 /// Anything the session pump drives: exec channels and tunnel clients.

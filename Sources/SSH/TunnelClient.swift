@@ -260,9 +260,7 @@ final class TunnelClient: SessionChannel, IOHandler {
         loop.setInterest(token, interest)
     }
 
-    private func outboundBlocked(_ s: OpaquePointer) -> Bool {
-        libssh2_session_block_directions(s) & cssh2_block_outbound() != 0
-    }
+    private func outboundBlocked(_ s: OpaquePointer) -> Bool { libssh2SendBlocked(s) }
 
     private func blocked(_ s: OpaquePointer, _ op: PendingOp) -> ChannelStep {
         let outbound = outboundBlocked(s)

@@ -34,7 +34,7 @@ extension WarmChannel: SessionChannel {
         guard let ch = cssh2_channel_open_session(session) else {
             let code = cssh2_last_errno(session)
             if code == LIBSSH2_ERROR_EAGAIN {
-                return .blocked(ownsSendSlot: libssh2_session_block_directions(session) & cssh2_block_outbound() != 0)
+                return .blocked(in: session)
             }
             _ = machine.onError()
             return .done

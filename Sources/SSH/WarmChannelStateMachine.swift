@@ -30,13 +30,6 @@ public struct WarmChannelStateMachine {
 
     public init() {}
 
-    public var isTerminal: Bool {
-        switch state {
-        case .handedOver, .failed: return true   // nothing more to do
-        case .queued, .opening, .ready: return false
-        }
-    }
-
     /// The open slot is free for this channel.
     public mutating func onOpenSlot() -> Action {
         switch state {

@@ -186,10 +186,9 @@ final class WarmChannelStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onAdopt(), .none, "still opening")
         XCTAssertEqual(m.onOpened(), .none)
         XCTAssertEqual(m.state, .ready)
-        XCTAssertFalse(m.isTerminal)
         XCTAssertEqual(m.onAdopt(), .handOver)
         XCTAssertEqual(m.onAdopt(), .none, "one command gets it, never two")
-        XCTAssertTrue(m.isTerminal)
+        XCTAssertEqual(m.state, .handedOver)
         XCTAssertEqual(m.onError(), .none)
         XCTAssertEqual(m.state, .handedOver)
     }
