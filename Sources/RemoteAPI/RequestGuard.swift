@@ -8,13 +8,8 @@ public struct RequestGuard {
 
     public init(port: Int) { self.port = port }
 
-    public func check(_ request: HTTPRequest) throws {
-        var known: String?
-        try check(request, knownLoopbackHost: &known)
-    }
-
-    /// As `check`; `knownLoopbackHost` is a Host value that passed before (compared
-    /// instead of parsed again) and is updated when another one passes.
+    /// `knownLoopbackHost` is a Host value that passed before (compared instead of parsed
+    /// again; nil: none yet) and is updated when another one passes.
     public func check(_ request: HTTPRequest, knownLoopbackHost: inout String?) throws {
         guard let host = request.header("Host") else {
             throw APIError.forbiddenHost("Missing Host header; the API answers loopback names only")
