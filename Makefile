@@ -3,11 +3,13 @@
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
 #              (writes Benchmarks/results/latest.md; needs root, see Benchmarks/)
+#   make test-libssh2-next / bench-libssh2-next  the same against the next Debian
+#              release's libssh2 (1.11 on Debian 12), downloaded, not installed
 SWIFT ?= swift
 CONFIG ?= config/rviewer.json
 ARGS ?=
 
-.PHONY: run test bench micro-bench build setup-build setup-test setup-bench clean
+.PHONY: run test bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
 
 setup-build:
 	@scripts/setup.sh build
@@ -31,6 +33,12 @@ test: setup-test
 bench: setup-bench build
 	python3 Benchmarks/harness/bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
 	Benchmarks/detect_bench.sh
+
+test-libssh2-next: setup-test
+	SWIFT=$(SWIFT) scripts/libssh2-next.sh test
+
+bench-libssh2-next: setup-bench
+	SWIFT=$(SWIFT) scripts/libssh2-next.sh bench
 
 micro-bench:
 	cd Benchmarks/Micro && $(SWIFT) package benchmark

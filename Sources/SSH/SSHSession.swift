@@ -196,6 +196,7 @@ public final class SSHSession: IOHandler {
         }
         session = s
         libssh2_session_set_blocking(s, 0)
+        CipherPreference.apply(to: s)
         if let methods = knownHosts.pinnedMethods(host: target.host, port: target.port) {
             _ = libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY, methods)
         }

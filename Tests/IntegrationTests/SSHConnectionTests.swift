@@ -157,6 +157,27 @@ final class SSHConnectionTests: XCTestCase {
         }
     }
 
+    /// The cipher sshd's log names for the newest login.
+    private func negotiatedCipher() -> String? {
+        sshd.log.components(separatedBy: "\n").last { $0.contains("kex: client->server cipher:") }?
+            .components(separatedBy: "cipher: ").last?.split(separator: " ").first.map(String.init)
+    }
+
+    func testAESCTRIsOfferedFirstAndServersWithoutItStillConnect() throws {
+        _ = try keyConnect()
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .components(separatedBy: "\n").first { $0.hasPrefix("flags") || $0.hasPrefix("Features") } ?? ""
+        if flags.split(separator: " ").contains("aes") {
+            XCTAssertEqual(negotiatedCipher(), "aes128-ctr", "CTR goes first on a CPU with AES instructions")
+        }
+        // A server that has no CTR mode: the rest of libssh2's list is still offered.
+        sshd = nil
+        sshd = try SSHDFixture(extraConfig: ["Ciphers aes128-gcm@openssh.com,aes256-cbc"])
+        let id = try keyConnect()
+        XCTAssertTrue(["aes128-gcm@openssh.com", "aes256-cbc"].contains(negotiatedCipher() ?? "none"), negotiatedCipher() ?? "none")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+    }
+
     func testEncryptedKeyNeedsItsPassphrase() throws {
         let ok = try connect(["auth_method": "key", "private_key_path": sshd.encryptedECDSAKey, "passphrase": sshd.passphrase])
         XCTAssertEqual(ok.status, 200, ok.text)

@@ -13,6 +13,10 @@ typedef struct {
 
 rv_fastctr_stats rv_fastctr_get_stats(void);
 
+/// 1 when this CPU has AES instructions (x86 AES-NI, arm64 AES), which make AES-CTR
+/// the fastest cipher libssh2 offers (see Sources/SSH/CipherPreference.swift); else 0.
+int rv_cpu_has_aes(void);
+
 /// Encrypts `len` pseudo-random bytes with AES-128-CTR twice: once through libssh2's
 /// path (EVP_CipherInit, then EVP_Cipher calls of the sizes in `pattern`, cycled),
 /// once with one plain call on a context the cache never touches; then frees and
