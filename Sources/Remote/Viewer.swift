@@ -25,6 +25,12 @@ public final class Viewer {
     var tunnel: LocalForward?
     var timer: Reactor.Timer?
     var monitor: Reactor.Timer?
+    /// The start request, until it is answered (once).
+    var startWaiter: ((Result<Viewer, ViewerError>) -> Void)?
+    /// Stop requests waiting for the stop in flight (or for the launch it waits on).
+    var stopWaiters: [(Result<Void, SSHError>) -> Void] = []
+    /// Whether any of those stops asked for the remote directory to be removed.
+    var stopCleanup = false
 
     init(id: String, envName: String) {
         self.id = id
@@ -39,9 +45,16 @@ public final class Viewer {
         switch machine.state {
         case .launching, .waiting: return "starting"
         case .running: return "running"
-        case .stopping, .stopped: return "stopped"
+        case .stopAwaitingLaunch, .stopping, .stopped: return "stopped"
         case .failed: return "failed"
         }
+    }
+
+    /// Answers the start request; later calls do nothing.
+    func answerStart(_ result: Result<Viewer, ViewerError>) {
+        guard let waiter = startWaiter else { return }
+        startWaiter = nil
+        waiter(result)
     }
 
     public func uptimeSeconds(now: UInt64) -> Int {

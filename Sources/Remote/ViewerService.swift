@@ -25,12 +25,15 @@ extension ConnectionRegistry {
         if let current = connection.viewer, current.machine.isActive { return done(.failure(.alreadyRunning)) }
         // Claim the slot before any await: a second start now gets 409.
         let viewer = Viewer(id: newID(prefix: "viewer_"), envName: envName)
+        viewer.startWaiter = done
         connection.viewer = viewer
         environments(connection, force: false) { [weak self, weak connection] result in
             guard let self, let connection else { return }
             func fail(_ e: ViewerError) {
                 if connection.viewer === viewer { connection.viewer = nil }
-                done(.failure(e))
+                let action = viewer.machine.onLaunchFailed("\(e)")   // nothing was launched
+                viewer.answerStart(.failure(e))
+                if case .abortStart = action { self.finishStop(viewer, .success(())) }
             }
             let detection: DetectionResult
             switch result {
@@ -44,13 +47,13 @@ extension ConnectionRegistry {
             let storage = remoteRoot ?? env.storageRoot
             let script = ViewerScripts.launch(id: viewer.id, python: env.pythonPath, storage: storage)
             connection.session.exec(script, timeoutMs: Self.viewerCommandTimeoutMs, outputCap: 4096) { outcome in
-                self.launched(connection, viewer, outcome, localPort: localPort, done)
+                self.launched(connection, viewer, outcome, localPort: localPort)
             }
         }
     }
 
     private func launched(_ connection: Connection, _ viewer: Viewer, _ outcome: Result<ExecResult, SSHError>,
-                          localPort: Int?, _ done: @escaping (Result<Viewer, ViewerError>) -> Void) {
+                          localPort: Int?) {
         var fields: [String: String] = [:]
         if case .success(let r) = outcome {
             for line in r.stdoutText.split(separator: "\n") {
@@ -63,35 +66,33 @@ extension ConnectionRegistry {
             case .failure(let e): reason = "\(e)"
             case .success(let r): reason = "launch command failed (exit \(r.exitStatus)): \(String(decoding: r.stderr, as: UTF8.self))"
             }
-            _ = viewer.machine.onLaunchFailed(reason)
-            connection.viewer = nil
-            return done(.failure(.startFailed(reason)))
+            if connection.viewer === viewer { connection.viewer = nil }
+            return act(connection, viewer, viewer.machine.onLaunchFailed(reason))
         }
         viewer.pid = pid
         viewer.remotePort = port
         viewer.directory = dir
-        do {
-            viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port,
-                                                           lanePolicy: lanePolicy)
-        } catch {
-            _ = viewer.machine.onLaunchFailed("\(error)")
-            connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 0, cleanup: true),
-                                    timeoutMs: Self.viewerCommandTimeoutMs) { _ in }
-            connection.viewer = nil
-            return done(.failure(.startFailed("cannot listen on local port \(localPort ?? 0): \(error)")))
+        let action = viewer.machine.onLaunched()
+        if case .probe = action {
+            do {
+                viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port,
+                                                               lanePolicy: lanePolicy)
+            } catch {
+                let reason = "cannot listen on local port \(localPort ?? 0): \(error)"
+                return act(connection, viewer, viewer.machine.onTunnelFailed(reason))
+            }
+            let deadline = loop.makeTimer { [weak self, weak connection] in
+                guard let self, let connection else { return }
+                self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds))
+            }
+            viewer.timer = deadline
+            loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
         }
-        let deadline = loop.makeTimer { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds), done)
-        }
-        viewer.timer = deadline
-        loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
-        act(connection, viewer, viewer.machine.onLaunched(), done)
+        act(connection, viewer, action)
     }
 
-    /// Performs a viewer action; `done` answers the start request.
-    private func act(_ connection: Connection, _ viewer: Viewer, _ action: ViewerStateMachine.Action,
-                     _ done: @escaping (Result<Viewer, ViewerError>) -> Void) {
+    /// Performs a viewer action.
+    private func act(_ connection: Connection, _ viewer: Viewer, _ action: ViewerStateMachine.Action) {
         switch action {
         case .none:
             break
@@ -99,19 +100,19 @@ extension ConnectionRegistry {
             loop.schedule(after: .milliseconds(after)) { [weak self, weak connection] in
                 guard let self, let connection, let port = viewer.localPort else { return }
                 self.probeTunnel(port: port) { ok in
-                    self.act(connection, viewer, viewer.machine.onProbe(ok: ok), done)
+                    self.act(connection, viewer, viewer.machine.onProbe(ok: ok))
                 }
             }
         case .checkProcess:
             checkProcess(connection, viewer) { alive, tail in
-                self.act(connection, viewer, viewer.machine.onProcessCheck(alive: alive, logTail: tail), done)
+                self.act(connection, viewer, viewer.machine.onProcessCheck(alive: alive, logTail: tail))
             }
         case .reportStarted:
             if let t = viewer.timer { loop.disarm(t) }
             viewer.startedAt = Timestamp.now()
             viewer.startedMonotonic = loop.now
             startMonitor(connection, viewer)
-            done(.success(viewer))
+            viewer.answerStart(.success(viewer))
         case .failStart(let reason):
             if let t = viewer.timer { loop.disarm(t) }
             viewer.tunnel?.close()
@@ -119,10 +120,40 @@ extension ConnectionRegistry {
                 connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 10, cleanup: false),
                                         timeoutMs: Self.viewerCommandTimeoutMs) { _ in }
             }
-            done(.failure(.startFailed(reason)))
+            viewer.answerStart(.failure(.startFailed(reason)))
         case .closeTunnel:
             viewer.tunnel?.close()
+        case .abortStart(let reason):
+            viewer.answerStart(.failure(.startFailed(reason)))
+            endProcess(connection, viewer)
+        case .endProcess:
+            endProcess(connection, viewer)
+        case .awaitLaunch:
+            break   // the launch's answer (bounded by the command timeout) carries the stop on
         }
+    }
+
+    /// Closes the tunnel, ends the process group rviewer started (TERM, KILL after the
+    /// grace period; `stopCleanup` also removes its directory), answers the stops.
+    private func endProcess(_ connection: Connection, _ viewer: Viewer) {
+        if let t = viewer.timer { loop.disarm(t) }
+        if let m = viewer.monitor { loop.disarm(m) }
+        viewer.tunnel?.close()
+        guard let pid = viewer.pid, let dir = viewer.directory, connection.session.isReady else {
+            return finishStop(viewer, .success(()))
+        }
+        connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: Self.stopGraceTenths, cleanup: viewer.stopCleanup),
+                                timeoutMs: Self.viewerCommandTimeoutMs) { [weak self] outcome in
+            self?.finishStop(viewer, outcome.map { _ in () })
+        }
+    }
+
+    private func finishStop(_ viewer: Viewer, _ result: Result<Void, SSHError>) {
+        viewer.machine.onStopped()
+        let waiters = viewer.stopWaiters
+        viewer.stopWaiters = []
+        viewer.stopCleanup = false
+        for waiter in waiters { waiter(result) }
     }
 
     /// True when an HTTP GET of the viewer's /api/health through the local listener got
@@ -162,24 +193,13 @@ extension ConnectionRegistry {
 
     /// Stops the connection's viewer (TERM, then KILL after the grace period); `cleanup`
     /// also removes its remote directory and log.
+    /// A stop during the start answers the start request with a failure; a stop while the
+    /// launch command runs waits for its answer, so what it launched is ended too.
     public func stopViewer(_ connection: Connection, cleanup: Bool, _ done: @escaping (Result<Void, SSHError>) -> Void) {
         guard let viewer = connection.viewer else { return done(.success(())) }
-        if let m = viewer.monitor { loop.disarm(m) }
-        if let t = viewer.timer { loop.disarm(t) }
-        _ = viewer.machine.onStop()
-        viewer.tunnel?.close()
-        guard let pid = viewer.pid, let dir = viewer.directory, connection.session.isReady else {
-            viewer.machine.onStopped()
-            return done(.success(()))
-        }
-        connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: Self.stopGraceTenths, cleanup: cleanup),
-                                timeoutMs: Self.viewerCommandTimeoutMs) { outcome in
-            viewer.machine.onStopped()
-            switch outcome {
-            case .success: done(.success(()))
-            case .failure(let e): done(.failure(e))
-            }
-        }
+        viewer.stopWaiters.append(done)
+        viewer.stopCleanup = viewer.stopCleanup || cleanup
+        act(connection, viewer, viewer.machine.onStop())
     }
 
     /// The last `lines` lines of the viewer's log (one round trip).

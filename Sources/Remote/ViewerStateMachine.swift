@@ -8,6 +8,9 @@ public struct ViewerStateMachine {
         case waiting(attempt: Int)
         /// Answered HTTP through the tunnel.
         case running
+        /// A stop arrived while the launch command ran: it waits for the launch's answer
+        /// (the process id) to end what was launched.
+        case stopAwaitingLaunch
         /// The stop command is running.
         case stopping
         /// Stopped on request.
@@ -28,7 +31,17 @@ public struct ViewerStateMachine {
         case failStart(String)
         /// A running viewer died: close its tunnel.
         case closeTunnel
+        /// Stop: close the tunnel, end the process (stop command), answer the stop requests.
+        case endProcess
+        /// A stop overtook the start: answer the start request with this failure, then
+        /// carry the stop through as `endProcess`.
+        case abortStart(String)
+        /// The stop waits for the launch command's answer.
+        case awaitLaunch
     }
+
+    /// What the start request hears when a stop overtakes it.
+    static let stoppedWhileStarting = "the viewer was stopped before it started"
 
     /// First probe delay and its cap: probes double from 25 ms to 100 ms, so a viewer
     /// is seen within ~0.1 s of being ready, without fixed sleeps. A probe costs one HTTP
@@ -48,7 +61,7 @@ public struct ViewerStateMachine {
 
     public var isActive: Bool {
         switch state {
-        case .launching, .waiting, .running, .stopping: return true
+        case .launching, .waiting, .running, .stopAwaitingLaunch, .stopping: return true
         case .stopped, .failed: return false
         }
     }
@@ -57,6 +70,8 @@ public struct ViewerStateMachine {
     public mutating func onLaunched() -> Action {
         switch state {
         case .launching: state = .waiting(attempt: 0); return .probe(afterMs: 0)   // probe at once
+        case .stopAwaitingLaunch:
+            state = .stopping; return .abortStart(Self.stoppedWhileStarting)          // end it now
         case .waiting, .running, .stopping, .stopped, .failed: return .none        // stale
         }
     }
@@ -65,6 +80,7 @@ public struct ViewerStateMachine {
     public mutating func onLaunchFailed(_ reason: String) -> Action {
         switch state {
         case .launching: state = .failed(reason: reason); return .failStart(reason) // nothing runs
+        case .stopAwaitingLaunch: state = .stopping; return .abortStart(reason)     // nothing to end
         case .waiting, .running, .stopping, .stopped, .failed: return .none         // stale
         }
     }
@@ -77,7 +93,8 @@ public struct ViewerStateMachine {
             state = .waiting(attempt: attempt + 1)
             if (attempt + 1) % Self.checkEvery == 0 { return .checkProcess }        // still alive?
             return .probe(afterMs: Self.backoff(attempt + 1))                         // try again
-        case .launching, .running, .stopping, .stopped, .failed: return .none       // not waiting
+        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // not waiting
         }
     }
 
@@ -91,7 +108,17 @@ public struct ViewerStateMachine {
         case .running:
             if alive { return .none }                                                // fine
             state = .failed(reason: "the viewer process exited"); return .closeTunnel // died later
-        case .launching, .stopping, .stopped, .failed: return .none                 // not watching
+        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // not watching
+        }
+    }
+
+    /// The local listener for the launched viewer could not be opened.
+    public mutating func onTunnelFailed(_ reason: String) -> Action {
+        switch state {
+        case .waiting: state = .failed(reason: reason); return .failStart(reason)   // nothing to probe
+        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // not opening one
         }
     }
 
@@ -101,15 +128,20 @@ public struct ViewerStateMachine {
         case .launching, .waiting:
             let reason = "the viewer did not answer HTTP within \(seconds) s"
             state = .failed(reason: reason); return .failStart(reason)               // give up
-        case .running, .stopping, .stopped, .failed: return .none                   // too late to matter
+        case .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // too late to matter
         }
     }
 
     /// A stop was requested.
     public mutating func onStop() -> Action {
         switch state {
-        case .launching, .waiting, .running, .failed: state = .stopping; return .closeTunnel // tear down
-        case .stopping, .stopped: return .none                                               // already
+        case .launching: state = .stopAwaitingLaunch; return .awaitLaunch                    // no pid yet
+        case .waiting:
+            state = .stopping; return .abortStart(Self.stoppedWhileStarting)                // start overtaken
+        case .running, .failed: state = .stopping; return .endProcess                        // tear down
+        case .stopped: state = .stopping; return .endProcess                                 // again: cleanup may be asked now
+        case .stopAwaitingLaunch, .stopping: return .none                                    // joins the stop in flight
         }
     }
 

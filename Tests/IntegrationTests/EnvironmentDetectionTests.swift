@@ -304,6 +304,56 @@ extension EnvironmentDetectionTests {
         for id in ids { XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)", timeout: 30).status, 200) }
     }
 
+    /// Process ids of the login user's Runicorn viewers (whatever rviewer recorded).
+    private func runningViewers() -> [String] {
+        ((try? SSHDFixture.run("/bin/sh", ["-c", "pgrep -u \(Self.user) -f 'runicorn viewer' || true"])) ?? "")
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// A start answered before it finishes: each request gets its answer, and nothing
+    /// keeps running on the server or listening here.
+    private func stopWhileStarting(byDisconnecting: Bool) throws {
+        let id = try connect()
+        XCTAssertEqual(runningViewers(), [], "no viewer left by an earlier test")
+        var start: RawClient.Response?
+        let started = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [daemon] in
+            start = try? daemon!.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false], timeout: 120)
+            started.signal()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let viewer = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+            if viewer?["status"] as? String == "starting" { break }
+            usleep(5_000)
+        }
+        let stop = byDisconnecting
+            ? try daemon.request("DELETE", "/api/remote/connections/\(id)", timeout: 60)
+            : try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 60)
+        XCTAssertEqual(stop.status, 200, stop.text)
+        XCTAssertEqual(started.wait(timeout: .now() + 60), .success, "the start request got its answer")
+        let answer = try XCTUnwrap(start)
+        XCTAssertEqual(answer.status, 500, answer.text)
+        XCTAssertEqual(answer.json?["error"] as? String, "viewer_start_failed")
+        XCTAssertTrue((answer.json?["message"] as? String ?? "").contains("stopped"), answer.text)
+        XCTAssertEqual(runningViewers(), [], "the stop ended what the start launched")
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer"))?.count ?? 0, 0, "cleanup removed its directory")
+        if byDisconnecting { return }
+        let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(status?["status"] as? String, "stopped")
+        // The slot is free: a new start works.
+        XCTAssertEqual(try startViewer(id).status, 200)
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
+    }
+
+    func testStopWhileTheViewerStartsEndsBoth() throws {
+        try stopWhileStarting(byDisconnecting: false)
+    }
+
+    func testDisconnectWhileTheViewerStartsEndsBoth() throws {
+        try stopWhileStarting(byDisconnecting: true)
+    }
+
     func testDisconnectWithCleanupStopsTheViewer() throws {
         let id = try connect()
         XCTAssertEqual(try startViewer(id).status, 200)

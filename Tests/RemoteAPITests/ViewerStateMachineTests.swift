@@ -45,11 +45,49 @@ final class ViewerStateMachineTests: XCTestCase {
         var m = ViewerStateMachine()
         _ = m.onLaunched()
         _ = m.onProbe(ok: true)
-        XCTAssertEqual(m.onStop(), .closeTunnel)
-        XCTAssertEqual(m.onStop(), .none)
+        XCTAssertEqual(m.onStop(), .endProcess)
+        XCTAssertEqual(m.onStop(), .none, "a second stop joins the one in flight")
         m.onStopped()
         XCTAssertEqual(m.state, .stopped)
         XCTAssertFalse(m.isActive)
+        XCTAssertEqual(m.onStop(), .endProcess, "stopping a stopped viewer runs the stop again (it may ask for cleanup)")
+    }
+
+    func testStopWhileLaunchingWaitsForTheLaunchThenEndsIt() {
+        var m = ViewerStateMachine()
+        XCTAssertEqual(m.onStop(), .awaitLaunch)
+        XCTAssertTrue(m.isActive, "a new start is still refused")
+        XCTAssertEqual(m.onStop(), .none)
+        XCTAssertEqual(m.onStartTimeout(seconds: 60), .none)
+        XCTAssertEqual(m.onLaunched(), .abortStart(ViewerStateMachine.stoppedWhileStarting))
+        XCTAssertEqual(m.state, .stopping)
+        XCTAssertEqual(m.onProbe(ok: true), .none)
+        m.onStopped()
+        XCTAssertEqual(m.state, .stopped)
+    }
+
+    func testStopWhileLaunchingWhenTheLaunchFails() {
+        var m = ViewerStateMachine()
+        XCTAssertEqual(m.onStop(), .awaitLaunch)
+        XCTAssertEqual(m.onLaunchFailed("no python"), .abortStart("no python"))
+        XCTAssertEqual(m.state, .stopping)
+    }
+
+    func testStopWhileProbingAbortsTheStart() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        _ = m.onProbe(ok: false)
+        XCTAssertEqual(m.onStop(), .abortStart(ViewerStateMachine.stoppedWhileStarting))
+        XCTAssertEqual(m.onProbe(ok: true), .none, "a late probe answer starts nothing")
+        XCTAssertEqual(m.onStartTimeout(seconds: 60), .none)
+    }
+
+    func testTunnelFailureFailsTheStart() {
+        var m = ViewerStateMachine()
+        _ = m.onLaunched()
+        XCTAssertEqual(m.onTunnelFailed("port in use"), .failStart("port in use"))
+        XCTAssertFalse(m.isActive)
+        XCTAssertEqual(m.onTunnelFailed("again"), .none)
     }
 
     func testLaunchFailure() {
