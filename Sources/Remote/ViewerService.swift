@@ -193,6 +193,38 @@ extension ConnectionRegistry {
 
     /// Stops the connection's viewer (TERM, then KILL after the grace period); `cleanup`
     /// also removes its remote directory and log.
+    /// How long daemon shutdown waits for its viewers' stops: the TERM -> KILL grace plus
+    /// 2 s for the stop command's round trips on a slow link.
+    public static let shutdownStopBudgetMs = stopGraceTenths * 100 + 2_000
+
+    /// Daemon shutdown: stops every viewer rviewer started, as DELETE with
+    /// `cleanup_viewer` does (TERM, KILL after the grace period, directory removed),
+    /// then closes every session. Left running, a viewer would be unreachable (its
+    /// tunnel dies with the daemon) and forgotten. `done` runs once every stop answered,
+    /// or after `budgetMs` with whatever is left. Returns how many stops were sent.
+    @discardableResult
+    public func shutdown(budgetMs: Int, _ done: @escaping () -> Void) -> Int {
+        let connected = all.filter { $0.status == .connected }
+        let stopping = connected.filter { $0.viewer?.machine.isActive == true }
+        var pending = stopping.count
+        var finished = false
+        let finish = { [weak self] in
+            guard !finished else { return }
+            finished = true
+            self?.closeAll()
+            done()
+        }
+        guard pending > 0 else { finish(); return 0 }
+        for connection in stopping {
+            stopViewer(connection, cleanup: true) { _ in
+                pending -= 1
+                if pending == 0 { finish() }
+            }
+        }
+        loop.schedule(after: .milliseconds(budgetMs)) { finish() }
+        return stopping.count
+    }
+
     /// A stop during the start answers the start request with a failure; a stop while the
     /// launch command runs waits for its answer, so what it launched is ended too.
     public func stopViewer(_ connection: Connection, cleanup: Bool, _ done: @escaping (Result<Void, SSHError>) -> Void) {

@@ -66,9 +66,11 @@ struct Daemon {
             log.notice("signal \(signo): shutting down (grace \(config.http.shutdownGraceMs) ms)")
             signals?.close()
             server.shutdown {
-                registry.closeAll()
-                log.notice("shutdown complete")
-                loop.stop()
+                let stops = registry.shutdown(budgetMs: ConnectionRegistry.shutdownStopBudgetMs) {
+                    log.notice("shutdown complete")
+                    loop.stop()
+                }
+                if stops > 0 { log.notice("stopping \(stops) viewer(s) before exit") }
             }
         }
 

@@ -354,6 +354,20 @@ extension EnvironmentDetectionTests {
         try stopWhileStarting(byDisconnecting: true)
     }
 
+    func testSIGTERMStopsTheViewersItStarted() throws {
+        let ids = try (0..<2).map { _ in try connect() }
+        XCTAssertEqual(try startViewer(ids[0]).status, 200)
+        let pid = try viewerPID()
+        let idle = try connect()   // a connection without a viewer changes nothing
+        XCTAssertNotEqual(idle, ids[0])
+        XCTAssertEqual(daemon.stop(signal: SIGTERM, timeout: 30), 0)
+        XCTAssertNotEqual(kill(pid, 0), 0, "the viewer's process group ended with the daemon")
+        XCTAssertEqual(runningViewers(), [])
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer"))?.count ?? 0, 0)
+        XCTAssertTrue(daemon.stderr.contains("stopping 1 viewer(s) before exit"), daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("shutdown complete"))
+    }
+
     func testDisconnectWithCleanupStopsTheViewer() throws {
         let id = try connect()
         XCTAssertEqual(try startViewer(id).status, 200)
