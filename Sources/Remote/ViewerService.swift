@@ -191,8 +191,6 @@ extension ConnectionRegistry {
         loop.arm(timer, after: .milliseconds(Self.viewerMonitorMs))
     }
 
-    /// Stops the connection's viewer (TERM, then KILL after the grace period); `cleanup`
-    /// also removes its remote directory and log.
     /// How long daemon shutdown waits for its viewers' stops: the TERM -> KILL grace plus
     /// 2 s for the stop command's round trips on a slow link.
     public static let shutdownStopBudgetMs = stopGraceTenths * 100 + 2_000
@@ -225,8 +223,10 @@ extension ConnectionRegistry {
         return stopping.count
     }
 
-    /// A stop during the start answers the start request with a failure; a stop while the
-    /// launch command runs waits for its answer, so what it launched is ended too.
+    /// Stops the connection's viewer (TERM, then KILL after the grace period); `cleanup`
+    /// also removes its remote directory and log. A stop during the start answers the
+    /// start request with a failure; a stop while the launch command runs waits for its
+    /// answer, so what it launched is ended too.
     public func stopViewer(_ connection: Connection, cleanup: Bool, _ done: @escaping (Result<Void, SSHError>) -> Void) {
         guard let viewer = connection.viewer else { return done(.success(())) }
         viewer.stopWaiters.append(done)
