@@ -17,8 +17,9 @@ extension ConnectionRegistry {
         }
         connection.detectionWaiters.append(done)
         guard connection.detectionWaiters.count == 1 else { return }   // one already running
-        connection.session.exec(DetectionScript.text, timeoutMs: Self.detectionTimeoutMs) { [weak connection] outcome in
-            guard let connection else { return }
+        // Holds the connection until answered (bounded by the command timeout): a DELETE
+        // meanwhile fails the command, and every waiter still hears it.
+        connection.session.exec(DetectionScript.text, timeoutMs: Self.detectionTimeoutMs) { outcome in
             let result: Result<DetectionResult, SSHError> = outcome.map { DetectionResult.parse($0.stdoutText) }
             if case .success(let r) = result { connection.detection = r }
             let waiters = connection.detectionWaiters

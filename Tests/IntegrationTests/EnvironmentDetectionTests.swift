@@ -160,6 +160,21 @@ final class EnvironmentDetectionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/pwned"))
     }
 
+    func testDisconnectDuringDetectionAnswersTheDetection() throws {
+        let id = try connect()
+        var answer: RawClient.Response?
+        let answered = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [daemon] in
+            answer = try? daemon!.request("POST", "/api/remote/environments/detect", json: ["connection_id": id], timeout: 60)
+            answered.signal()
+        }
+        usleep(5_000)   // the detection (about 40 ms here) is under way
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").status, 200)
+        XCTAssertEqual(answered.wait(timeout: .now() + 60), .success, "the detection request got an answer")
+        let status = try XCTUnwrap(answer).status
+        XCTAssertTrue(status == 200 || status == 500 || status == 404, "\(status)")
+    }
+
     func testEnvironmentErrors() throws {
         let id = try connect()
         XCTAssertEqual(try daemon.request("GET", "/api/remote/environments").json?["error"] as? String, "invalid_parameters")
