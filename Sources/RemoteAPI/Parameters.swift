@@ -55,6 +55,9 @@ public struct Parameters {
             throw APIError.invalidParameters("Field '\(field)' must be a string, got \(v.typeName)")
         }
         guard !s.isEmpty else { throw APIError.invalidParameters("Field '\(field)' must not be empty") }
+        // Every string goes on as a C string (libssh2, file paths, the remote command):
+        // a NUL would silently cut it short (a user name, a key path, a quoted argument).
+        guard !s.utf8.contains(0) else { throw APIError.invalidParameters("Field '\(field)' must not contain a NUL character") }
         return s
     }
 

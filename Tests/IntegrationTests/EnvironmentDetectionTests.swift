@@ -155,6 +155,11 @@ final class EnvironmentDetectionTests: XCTestCase {
             XCTAssertEqual(r.json?["error"] as? String, "environment_not_found")
             XCTAssertEqual(r.json?["message"] as? String, "No detected environment named '\(name)'")
         }
+        // A NUL would cut the quoted argument short in the remote command: refused first.
+        let nul = try daemon.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false,
+                                                                                 "remote_root": "/tmp/x\u{0}'; touch /tmp/pwned; '"])
+        XCTAssertEqual(nul.status, 400, nul.text)
+        XCTAssertEqual(nul.json?["error"] as? String, "invalid_parameters")
         usleep(200_000)
         XCTAssertEqual(Self.sshd!.log.components(separatedBy: "Starting session").count, sessionsBefore, "no remote command may run")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/pwned"))

@@ -74,6 +74,14 @@ final class ParametersTests: XCTestCase {
         XCTAssertEqual(message { _ = try p.optionalInt("big", range: 1...65535) }, "Field 'big' must be an integer in 1...65535")
     }
 
+    func testNULInAStringIsRefusedNamingTheField() throws {
+        let p = try body(#"{"username":"root\u0000x","remote_root":"/data/\u0000; rm -rf ~"}"#)
+        XCTAssertEqual(message { _ = try p.string("username") }, "Field 'username' must not contain a NUL character")
+        XCTAssertEqual(message { _ = try p.optionalString("remote_root") }, "Field 'remote_root' must not contain a NUL character")
+        let q = try Parameters(query: "connection_id=conn_1%00")
+        XCTAssertEqual(message { _ = try q.string("connection_id") }, "Field 'connection_id' must not contain a NUL character")
+    }
+
     func testGoodValues() throws {
         let p = try body(#"{"host":"h","port":2222,"force_refresh":true,"nothing":null}"#)
         XCTAssertEqual(try p.string("host"), "h")
