@@ -178,6 +178,20 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
     }
 
+    func testServerAllowingOneSessionChannel() throws {
+        sshd = nil
+        sshd = try SSHDFixture(extraConfig: ["MaxSessions 1"])
+        let id = try keyConnect()
+        for _ in 0..<3 {
+            let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
+            XCTAssertEqual(ping.status, 200, ping.text)
+            let health = try daemon.request("GET", "/api/remote/health?connection_id=\(id)")
+            XCTAssertEqual(health.json?["health"] as? String, "healthy", health.text)
+            let detect = try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": id])
+            XCTAssertEqual(detect.status, 200, detect.text)
+        }
+    }
+
     func testEncryptedKeyNeedsItsPassphrase() throws {
         let ok = try connect(["auth_method": "key", "private_key_path": sshd.encryptedECDSAKey, "passphrase": sshd.passphrase])
         XCTAssertEqual(ok.status, 200, ok.text)
