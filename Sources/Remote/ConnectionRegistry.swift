@@ -80,11 +80,8 @@ public final class ConnectionRegistry {
             connection.status = .disconnected(reason: "\(error)")
             // Nothing can pass any more: stop listening rather than accept and drop.
             for forward in connection.forwards { forward.tunnel.close() }
-            // A running viewer is unreachable now; one still starting fails through its own checks.
-            if let viewer = connection.viewer, viewer.machine.state == .running {
-                _ = viewer.machine.onProcessCheck(alive: false, logTail: "")
-                viewer.tunnel?.close()
-            }
+            // A viewer is unreachable now (one whose launch is in flight fails with its command).
+            if let viewer = connection.viewer { self?.viewerConnectionLost(connection, viewer, "\(error)") }
             self?.onLost?(connection, error)
         }
         connections[id] = connection

@@ -50,6 +50,12 @@ public final class Viewer {
         }
     }
 
+    /// Why the viewer failed (failed only).
+    public var failureReason: String? {
+        if case .failed(let reason) = machine.state { return reason }
+        return nil
+    }
+
     /// Answers the start request; later calls do nothing.
     func answerStart(_ result: Result<Viewer, ViewerError>) {
         guard let waiter = startWaiter else { return }

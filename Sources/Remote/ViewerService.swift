@@ -133,6 +133,11 @@ extension ConnectionRegistry {
         }
     }
 
+    /// The connection's session died under the viewer.
+    func viewerConnectionLost(_ connection: Connection, _ viewer: Viewer, _ reason: String) {
+        act(connection, viewer, viewer.machine.onConnectionLost(reason))
+    }
+
     /// Closes the tunnel, ends the process group rviewer started (TERM, KILL after the
     /// grace period; `stopCleanup` also removes its directory), answers the stops.
     private func endProcess(_ connection: Connection, _ viewer: Viewer) {

@@ -113,6 +113,18 @@ public struct ViewerStateMachine {
         }
     }
 
+    /// The connection's SSH session died: the viewer is out of reach, though its process
+    /// may well go on running on the server.
+    public mutating func onConnectionLost(_ reason: String) -> Action {
+        let why = "the SSH connection was lost (\(reason)); the viewer may still be running on the server"
+        switch state {
+        case .running: state = .failed(reason: why); return .closeTunnel            // unreachable now
+        case .waiting: state = .failed(reason: why); return .failStart(why)         // cannot come up
+        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // their command fails on its own
+        }
+    }
+
     /// The local listener for the launched viewer could not be opened.
     public mutating func onTunnelFailed(_ reason: String) -> Action {
         switch state {

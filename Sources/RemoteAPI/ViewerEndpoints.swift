@@ -66,7 +66,8 @@ extension RemoteAPI {
             let connection = try RemoteAPI.connection(call, registry)
             guard let viewer = connection.viewer else {
                 return call.succeed([("viewer", .object([("status", .string("stopped")), ("url", .null),
-                                                         ("uptime_seconds", .int(0)), ("health", .string("unknown"))]))])
+                                                         ("uptime_seconds", .int(0)), ("health", .string("unknown")),
+                                                         ("error", .null)]))])
             }
             registry.viewerChecks(connection) { checks in
                 let health: String
@@ -77,6 +78,7 @@ extension RemoteAPI {
                     ("url", .optional(viewer.status == "running" ? viewer.url : nil)),
                     ("uptime_seconds", .int(viewer.uptimeSeconds(now: registry.now))),
                     ("health", .string(health)),
+                    ("error", .optional(viewer.failureReason)),
                 ]))])
             }
         }

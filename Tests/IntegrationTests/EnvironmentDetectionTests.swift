@@ -288,6 +288,29 @@ extension EnvironmentDetectionTests {
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
     }
 
+    func testLostConnectionFailsTheViewerSayingItMayStillRun() throws {
+        let id = try connect()
+        XCTAssertEqual(try startViewer(id).status, 200)
+        let pid = try viewerPID()
+        defer { kill(-pid, SIGKILL) }
+        // The server side of this login dies (both sshd processes); the viewer, in its own
+        // session, goes on running.
+        _ = try? SSHDFixture.run("/bin/sh", ["-c", "pkill -KILL -f 'sshd: \(Self.user)'"])
+        var viewer: [String: Any]?
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            viewer = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+            if viewer?["status"] as? String == "failed" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(viewer?["status"] as? String, "failed")
+        let error = viewer?["error"] as? String ?? ""
+        XCTAssertTrue(error.contains("SSH connection was lost") && error.contains("may still be running"), error)
+        XCTAssertEqual(kill(pid, 0), 0, "the viewer does run on: the daemon must not claim it exited")
+        let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
+        XCTAssertEqual(list?.first?["status"] as? String, "disconnected")
+    }
+
     func testViewerThatDiesWhileStartingIs500WithItsLog() throws {
         let id = try connect()
         // A storage root the login user cannot create: Runicorn exits at startup.

@@ -82,6 +82,21 @@ final class ViewerStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onStartTimeout(seconds: 60), .none)
     }
 
+    func testLostConnectionSaysSoAndDoesNotClaimTheProcessExited() {
+        var running = ViewerStateMachine()
+        _ = running.onLaunched()
+        _ = running.onProbe(ok: true)
+        XCTAssertEqual(running.onConnectionLost("connection reset"), .closeTunnel)
+        guard case .failed(let reason) = running.state else { return XCTFail() }
+        XCTAssertTrue(reason.contains("connection reset") && reason.contains("may still be running"), reason)
+        var waiting = ViewerStateMachine()
+        _ = waiting.onLaunched()
+        guard case .failStart = waiting.onConnectionLost("eof") else { return XCTFail() }
+        var launching = ViewerStateMachine()
+        XCTAssertEqual(launching.onConnectionLost("eof"), .none, "the launch command fails on its own")
+        XCTAssertEqual(launching.state, .launching)
+    }
+
     func testTunnelFailureFailsTheStart() {
         var m = ViewerStateMachine()
         _ = m.onLaunched()
