@@ -73,7 +73,13 @@ public final class Connection {
     public internal(set) var viewer: Viewer?
     /// Generic forwards through this connection, in the order they were opened.
     public internal(set) var forwards: [Forward] = []
-    let session: SSHSession
+    /// The SSH session; a new one after a reconnect.
+    internal(set) var session: SSHSession
+    /// Logging in again after the session died (key and agent logins only).
+    public internal(set) var reconnect: ReconnectStateMachine
+    var reconnectTimer: Reactor.Timer?
+    /// The session of the reconnect attempt in flight.
+    var reconnectSession: SSHSession?
 
     init(id: String, host: String, port: Int, username: String, createdAt: String, serverInfo: ServerInfo, session: SSHSession) {
         self.id = id
@@ -83,5 +89,6 @@ public final class Connection {
         self.createdAt = createdAt
         self.serverInfo = serverInfo
         self.session = session
+        self.reconnect = ReconnectStateMachine(enabled: session.canLogInAgainSilently)
     }
 }

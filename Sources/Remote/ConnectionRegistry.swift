@@ -22,6 +22,10 @@ public final class ConnectionRegistry {
     public var lanePolicy = LanePolicy()
     /// Told when a connected session dies (for the daemon's log).
     public var onLost: ((Connection, SSHError) -> Void)?
+    /// Told when a lost connection is back (for the daemon's log).
+    public var onReconnected: ((Connection) -> Void)?
+    /// Told when a lost connection stops trying to come back, and why.
+    public var onReconnectGaveUp: ((Connection, String) -> Void)?
     /// Told when a running viewer's process dies.
     public var onViewerFailed: ((Connection, Viewer) -> Void)?
 
@@ -75,15 +79,7 @@ public final class ConnectionRegistry {
         let id = newID()
         let connection = Connection(id: id, host: request.host, port: target.port, username: target.username,
                                     createdAt: Timestamp.now(), serverInfo: info, session: session)
-        session.onLost = { [weak self, weak connection] error in
-            guard let connection else { return }
-            connection.status = .disconnected(reason: "\(error)")
-            // Nothing can pass any more: stop listening rather than accept and drop.
-            for forward in connection.forwards { forward.tunnel.close() }
-            // A viewer is unreachable now (one whose launch is in flight fails with its command).
-            if let viewer = connection.viewer { self?.viewerConnectionLost(connection, viewer, "\(error)") }
-            self?.onLost?(connection, error)
-        }
+        watch(connection)
         connections[id] = connection
         order.append(id)
         return connection
@@ -94,6 +90,7 @@ public final class ConnectionRegistry {
     public func disconnect(_ id: String) -> Bool {
         guard let connection = connections.removeValue(forKey: id) else { return false }
         order.removeAll { $0 == id }
+        cancelReconnect(connection)
         connection.session.onLost = nil
         for forward in connection.forwards { forward.tunnel.close() }
         connection.forwards = []

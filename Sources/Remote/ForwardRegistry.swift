@@ -4,7 +4,7 @@ import SSH
 public final class Forward {
     public let id: String
     public let connectionID: String
-    let tunnel: LocalForward
+    private(set) var tunnel: LocalForward
     public var localPort: Int { tunnel.localPort }
     public var remoteHost: String { tunnel.remoteHost }
     public var remotePort: Int { tunnel.remotePort }
@@ -18,6 +18,12 @@ public final class Forward {
         self.id = id
         self.connectionID = connectionID
         self.tunnel = tunnel
+    }
+
+    /// Listens again on the same local port through `session` (after a reconnect).
+    func reopen(on session: SSHSession, lanePolicy: LanePolicy) throws {
+        tunnel = try session.forward(localPort: tunnel.localPort, remoteHost: tunnel.remoteHost, remotePort: tunnel.remotePort,
+                                     lanePolicy: lanePolicy)
     }
 }
 

@@ -46,14 +46,16 @@ public final class Viewer {
         case .launching, .waiting: return "starting"
         case .running: return "running"
         case .stopAwaitingLaunch, .stopping, .stopped: return "stopped"
-        case .failed: return "failed"
+        case .failed, .unreachable: return "failed"
         }
     }
 
-    /// Why the viewer failed (failed only).
+    /// Why the viewer failed or is out of reach.
     public var failureReason: String? {
-        if case .failed(let reason) = machine.state { return reason }
-        return nil
+        switch machine.state {
+        case .failed(let reason), .unreachable(let reason): return reason
+        case .launching, .waiting, .running, .stopAwaitingLaunch, .stopping, .stopped: return nil
+        }
     }
 
     /// Answers the start request; later calls do nothing.

@@ -81,14 +81,24 @@ extension ConnectionRegistry {
                 let reason = "cannot listen on local port \(localPort ?? 0): \(error)"
                 return act(connection, viewer, viewer.machine.onTunnelFailed(reason))
             }
-            let deadline = loop.makeTimer { [weak self, weak connection] in
-                guard let self, let connection else { return }
-                self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds))
-            }
-            viewer.timer = deadline
-            loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
+            armStartDeadline(connection, viewer)
         }
         act(connection, viewer, action)
+    }
+
+    /// Bounds the probing: a viewer that never answers fails after the start timeout.
+    private func armStartDeadline(_ connection: Connection, _ viewer: Viewer) {
+        let deadline = loop.makeTimer { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds))
+        }
+        viewer.timer = deadline
+        loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
+    }
+
+    /// The connection is back under the viewer (Reconnect.swift).
+    func viewerReconnected(_ connection: Connection, _ viewer: Viewer) {
+        act(connection, viewer, viewer.machine.onReconnected())
     }
 
     /// Performs a viewer action.
@@ -109,8 +119,10 @@ extension ConnectionRegistry {
             }
         case .reportStarted:
             if let t = viewer.timer { loop.disarm(t) }
-            viewer.startedAt = Timestamp.now()
-            viewer.startedMonotonic = loop.now
+            if viewer.startedAt == nil {   // a viewer taken back after a reconnect keeps its start
+                viewer.startedAt = Timestamp.now()
+                viewer.startedMonotonic = loop.now
+            }
             startMonitor(connection, viewer)
             viewer.answerStart(.success(viewer))
         case .failStart(let reason):
@@ -130,6 +142,18 @@ extension ConnectionRegistry {
             endProcess(connection, viewer)
         case .awaitLaunch:
             break   // the launch's answer (bounded by the command timeout) carries the stop on
+        case .reopenTunnel:
+            guard let port = viewer.localPort, let remotePort = viewer.remotePort else {
+                return act(connection, viewer, viewer.machine.onTunnelFailed("nothing recorded to reconnect to"))
+            }
+            do {
+                viewer.tunnel = try connection.session.forward(localPort: port, remoteHost: "127.0.0.1", remotePort: remotePort,
+                                                               lanePolicy: lanePolicy)
+            } catch {
+                return act(connection, viewer, viewer.machine.onTunnelFailed("cannot listen on local port \(port) again: \(error)"))
+            }
+            armStartDeadline(connection, viewer)
+            act(connection, viewer, .probe(afterMs: 0))
         }
     }
 

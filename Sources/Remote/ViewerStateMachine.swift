@@ -15,6 +15,9 @@ public struct ViewerStateMachine {
         case stopping
         /// Stopped on request.
         case stopped
+        /// The connection was lost while it ran: out of reach, its process probably still
+        /// running on the server; a reconnect takes it back.
+        case unreachable(reason: String)
         /// Did not come up, or died later; `reason` says how.
         case failed(reason: String)
     }
@@ -38,6 +41,8 @@ public struct ViewerStateMachine {
         case abortStart(String)
         /// The stop waits for the launch command's answer.
         case awaitLaunch
+        /// Back after a reconnect: listen on the same local port again, then probe.
+        case reopenTunnel
     }
 
     /// What the start request hears when a stop overtakes it.
@@ -62,7 +67,7 @@ public struct ViewerStateMachine {
     public var isActive: Bool {
         switch state {
         case .launching, .waiting, .running, .stopAwaitingLaunch, .stopping: return true
-        case .stopped, .failed: return false
+        case .stopped, .failed, .unreachable: return false
         }
     }
 
@@ -72,7 +77,7 @@ public struct ViewerStateMachine {
         case .launching: state = .waiting(attempt: 0); return .probe(afterMs: 0)   // probe at once
         case .stopAwaitingLaunch:
             state = .stopping; return .abortStart(Self.stoppedWhileStarting)          // end it now
-        case .waiting, .running, .stopping, .stopped, .failed: return .none        // stale
+        case .waiting, .running, .stopping, .stopped, .failed, .unreachable: return .none // stale
         }
     }
 
@@ -81,7 +86,7 @@ public struct ViewerStateMachine {
         switch state {
         case .launching: state = .failed(reason: reason); return .failStart(reason) // nothing runs
         case .stopAwaitingLaunch: state = .stopping; return .abortStart(reason)     // nothing to end
-        case .waiting, .running, .stopping, .stopped, .failed: return .none         // stale
+        case .waiting, .running, .stopping, .stopped, .failed, .unreachable: return .none // stale
         }
     }
 
@@ -93,7 +98,7 @@ public struct ViewerStateMachine {
             state = .waiting(attempt: attempt + 1)
             if (attempt + 1) % Self.checkEvery == 0 { return .checkProcess }        // still alive?
             return .probe(afterMs: Self.backoff(attempt + 1))                         // try again
-        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // not waiting
         }
     }
@@ -108,7 +113,7 @@ public struct ViewerStateMachine {
         case .running:
             if alive { return .none }                                                // fine
             state = .failed(reason: "the viewer process exited"); return .closeTunnel // died later
-        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // not watching
         }
     }
@@ -118,10 +123,20 @@ public struct ViewerStateMachine {
     public mutating func onConnectionLost(_ reason: String) -> Action {
         let why = "the SSH connection was lost (\(reason)); the viewer may still be running on the server"
         switch state {
-        case .running: state = .failed(reason: why); return .closeTunnel            // unreachable now
+        case .running: state = .unreachable(reason: why); return .closeTunnel       // out of reach now
         case .waiting: state = .failed(reason: why); return .failStart(why)         // cannot come up
-        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+        case .launching, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // their command fails on its own
+        }
+    }
+
+    /// The connection is back: take the viewer back like a fresh start (probe through a
+    /// new tunnel; a process that died meanwhile fails through the process check).
+    public mutating func onReconnected() -> Action {
+        switch state {
+        case .unreachable: state = .waiting(attempt: 0); return .reopenTunnel      // reachable again
+        case .launching, .waiting, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+            return .none                                                            // nothing was cut off
         }
     }
 
@@ -129,7 +144,7 @@ public struct ViewerStateMachine {
     public mutating func onTunnelFailed(_ reason: String) -> Action {
         switch state {
         case .waiting: state = .failed(reason: reason); return .failStart(reason)   // nothing to probe
-        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+        case .launching, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // not opening one
         }
     }
@@ -140,7 +155,7 @@ public struct ViewerStateMachine {
         case .launching, .waiting:
             let reason = "the viewer did not answer HTTP within \(seconds) s"
             state = .failed(reason: reason); return .failStart(reason)               // give up
-        case .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
+        case .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // too late to matter
         }
     }
@@ -151,7 +166,7 @@ public struct ViewerStateMachine {
         case .launching: state = .stopAwaitingLaunch; return .awaitLaunch                    // no pid yet
         case .waiting:
             state = .stopping; return .abortStart(Self.stoppedWhileStarting)                // start overtaken
-        case .running, .failed: state = .stopping; return .endProcess                        // tear down
+        case .running, .failed, .unreachable: state = .stopping; return .endProcess          // tear down (as far as it reaches)
         case .stopped: state = .stopping; return .endProcess                                 // again: cleanup may be asked now
         case .stopAwaitingLaunch, .stopping: return .none                                    // joins the stop in flight
         }

@@ -121,7 +121,7 @@ extension RemoteAPI {
 extension ConnectionSummary {
     init(_ c: Connection) {
         let viewer = c.viewer.map { (status: $0.status, url: $0.url ?? "") }
-        self.init(connectionID: c.id, host: c.host, status: c.status.name, viewer: viewer)
+        self.init(connectionID: c.id, host: c.host, status: c.status.name, reconnecting: c.reconnect.isTrying, viewer: viewer)
     }
 }
 

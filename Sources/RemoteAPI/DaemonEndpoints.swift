@@ -20,13 +20,17 @@ public struct ConnectionSummary: Sendable {
     public let connectionID: String
     public let host: String
     public let status: String
+    /// Logging in again after the session died (extra field).
+    public let reconnecting: Bool
     /// `{status, url}` of the connection's viewer; nil (JSON null) without one.
     public let viewer: (status: String, url: String)?
 
-    public init(connectionID: String, host: String, status: String, viewer: (status: String, url: String)?) {
+    public init(connectionID: String, host: String, status: String, reconnecting: Bool = false,
+                viewer: (status: String, url: String)?) {
         self.connectionID = connectionID
         self.host = host
         self.status = status
+        self.reconnecting = reconnecting
         self.viewer = viewer
     }
 
@@ -35,6 +39,7 @@ public struct ConnectionSummary: Sendable {
             ("connection_id", .string(connectionID)),
             ("host", .string(host)),
             ("status", .string(status)),
+            ("reconnecting", .bool(reconnecting)),
             ("viewer", viewer.map { JSON.object([("status", .string($0.status)), ("url", .string($0.url))]) } ?? .null),
         ])
     }

@@ -95,7 +95,7 @@ public final class SSHSession: IOHandler {
     /// True when logging in again asks nobody anything: a key or the agent. A password may
     /// be answered by keyboard-interactive, where a server may add a second factor (a
     /// push to a phone): extra logins must never set that off.
-    var canLogInAgainSilently: Bool {
+    public var canLogInAgainSilently: Bool {
         switch target.auth {
         case .key, .agent: return true
         case .password: return false
@@ -103,7 +103,7 @@ public final class SSHSession: IOHandler {
     }
 
     /// A new, unconnected session to the same server with the same user and credentials.
-    func makeSibling() -> SSHSession {
+    public func makeSibling() -> SSHSession {
         SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)
     }
 

@@ -56,7 +56,13 @@ struct Daemon {
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
         api.log = { log.info("\($0)") }
-        registry.onLost = { connection, error in log.warning("\(connection.id) lost: \(error)") }
+        registry.onLost = { connection, error in
+            log.warning("\(connection.id) lost: \(error)\(connection.reconnect.isTrying ? "; logging in again" : "")")
+        }
+        registry.onReconnected = { connection in
+            log.notice("\(connection.id) reconnected; \(connection.forwards.count) forward(s) listening again")
+        }
+        registry.onReconnectGaveUp = { connection, reason in log.warning("\(connection.id) stays disconnected: \(reason)") }
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,
                                     limits: config.http, responder: api)
         api.listenPort = server.port

@@ -288,27 +288,47 @@ extension EnvironmentDetectionTests {
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
     }
 
-    func testLostConnectionFailsTheViewerSayingItMayStillRun() throws {
-        let id = try connect()
-        XCTAssertEqual(try startViewer(id).status, 200)
-        let pid = try viewerPID()
-        defer { kill(-pid, SIGKILL) }
-        // The server side of this login dies (both sshd processes); the viewer, in its own
-        // session, goes on running.
-        _ = try? SSHDFixture.run("/bin/sh", ["-c", "pkill -KILL -f 'sshd: \(Self.user)'"])
+    private func waitForViewer(_ id: String, status wanted: String, timeout: TimeInterval = 30) throws -> [String: Any]? {
         var viewer: [String: Any]?
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             viewer = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
-            if viewer?["status"] as? String == "failed" { break }
-            usleep(100_000)
+            if viewer?["status"] as? String == wanted { break }
+            usleep(50_000)
         }
-        XCTAssertEqual(viewer?["status"] as? String, "failed")
-        let error = viewer?["error"] as? String ?? ""
+        XCTAssertEqual(viewer?["status"] as? String, wanted, "\(String(describing: viewer))")
+        return viewer
+    }
+
+    func testViewerComesBackAfterTheConnectionDrops() throws {
+        let id = try connect()
+        let r = try startViewer(id)
+        XCTAssertEqual(r.status, 200, r.text)
+        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        let pid = try viewerPID()
+        let listener = try XCTUnwrap(Self.sshd!.process?.pid)
+        // The link drops and the server does not answer for a while: the listener is
+        // frozen, this login's sshd processes are gone; the viewer, in its own session,
+        // runs on.
+        kill(listener, SIGSTOP)
+        defer { kill(listener, SIGCONT) }
+        Self.sshd!.dropSessions()
+        let lost = try waitForViewer(id, status: "failed")
+        let error = lost?["error"] as? String ?? ""
         XCTAssertTrue(error.contains("SSH connection was lost") && error.contains("may still be running"), error)
-        XCTAssertEqual(kill(pid, 0), 0, "the viewer does run on: the daemon must not claim it exited")
+        XCTAssertEqual(kill(pid, 0), 0, "the viewer runs on: the daemon must not claim it exited")
         let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
         XCTAssertEqual(list?.first?["status"] as? String, "disconnected")
+        XCTAssertEqual(list?.first?["reconnecting"] as? Bool, true)
+        // The server answers again: the same viewer comes back at the same local URL.
+        kill(listener, SIGCONT)
+        let back = try waitForViewer(id, status: "running")
+        XCTAssertEqual(back?["url"] as? String, "http://localhost:\(localPort)")
+        XCTAssertEqual(try httpGet(port: localPort, path: "/api/health").json?["status"] as? String, "ok")
+        XCTAssertEqual(try viewerPID(), pid, "no second viewer was started")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer").count, 1)
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
+        XCTAssertNotEqual(kill(pid, 0), 0)
     }
 
     func testViewerThatDiesWhileStartingIs500WithItsLog() throws {

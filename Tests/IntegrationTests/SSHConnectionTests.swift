@@ -321,6 +321,7 @@ final class SSHConnectionTests: XCTestCase {
         sshd.stop()
         let status = try daemon.waitForFirstConnectionStatus("disconnected", timeout: 10)
         XCTAssertEqual(status, "disconnected")
+        XCTAssertEqual(firstConnection()?["reconnecting"] as? Bool, true, "a key login keeps trying while the server is away")
         let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
         XCTAssertEqual(ping.status, 500, ping.text)
         XCTAssertEqual(ping.json?["error"] as? String, "ssh_error")
@@ -328,6 +329,71 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertEqual(health?["health"] as? String, "unhealthy")
         XCTAssertEqual((health?["checks"] as? [String: String])?["ssh_connection"], "fail")
         XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
+    }
+
+    private func firstConnection() -> [String: Any]? {
+        ((try? daemon.request("GET", "/api/remote/connections").json)?["connections"] as? [[String: Any]])?.first
+    }
+
+    /// Waits until `check` holds for the first listed connection.
+    private func waitFor(_ what: String, timeout: TimeInterval = 20, _ check: ([String: Any]) -> Bool) -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: [String: Any]?
+        while Date() < deadline {
+            last = firstConnection()
+            if let c = last, check(c) { return c }
+            usleep(50_000)
+        }
+        XCTFail("\(what): \(String(describing: last))")
+        return last
+    }
+
+    /// Reads the SSH banner of the sshd itself, reached through a forward on `port`.
+    private func bannerThrough(port: Int) throws -> String {
+        let c = try RawClient(port: port, timeout: 10)
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let n = recv(c.fd, &bytes, bytes.count, 0)
+        return n > 0 ? String(decoding: bytes[..<n], as: UTF8.self) : ""
+    }
+
+    func testDroppedSessionLogsInAgainWithItsForward() throws {
+        let id = try keyConnect()
+        let fwd = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_port": sshd.port])
+        XCTAssertEqual(fwd.status, 200, fwd.text)
+        let localPort = try XCTUnwrap(fwd.json?["local_port"] as? Int)
+        XCTAssertTrue(try bannerThrough(port: localPort).hasPrefix("SSH-2.0-"))
+        let loginsBefore = sshd.acceptedLogins
+        sshd.dropSessions()
+        _ = waitFor("logged in again") { _ in self.sshd.acceptedLogins > loginsBefore }
+        let back = waitFor("connected again") { $0["status"] as? String == "connected" }
+        XCTAssertEqual(back?["connection_id"] as? String, id, "the same connection, not a new one")
+        XCTAssertEqual(back?["reconnecting"] as? Bool, false)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        let forwards = try daemon.request("GET", "/api/remote/forwards?connection_id=\(id)").json?["forwards"] as? [[String: Any]]
+        XCTAssertEqual(forwards?.first?["local_port"] as? Int, localPort, "the forward listens on its port again")
+        XCTAssertTrue(try bannerThrough(port: localPort).hasPrefix("SSH-2.0-"))
+        XCTAssertTrue(daemon.stderr.contains("\(id) reconnected"), daemon.stderr)
+    }
+
+    func testPasswordConnectionIsNotLoggedInAgain() throws {
+        let password = try XCTUnwrap(sshd.password, "needs root to create the password user")
+        XCTAssertEqual(try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": password]).status, 200)
+        let loginsBefore = sshd.acceptedLogins
+        sshd.dropSessions()
+        let lost = waitFor("disconnected") { $0["status"] as? String == "disconnected" }
+        XCTAssertEqual(lost?["reconnecting"] as? Bool, false)
+        usleep(1_500_000)   // three times the first retry delay
+        XCTAssertEqual(sshd.acceptedLogins, loginsBefore, "no second password login")
+        XCTAssertEqual(firstConnection()?["status"] as? String, "disconnected")
+    }
+
+    func testRefusedKeyStopsTheRetries() throws {
+        _ = try keyConnect()
+        try "".write(to: sshd.dir.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
+        sshd.dropSessions()
+        let gaveUp = waitFor("gave up") { $0["status"] as? String == "disconnected" && $0["reconnecting"] as? Bool == false }
+        XCTAssertNotNil(gaveUp)
+        XCTAssertTrue(daemon.stderr.contains("stays disconnected"), daemon.stderr)
     }
 
     func testHostAliasFromSSHConfig() throws {

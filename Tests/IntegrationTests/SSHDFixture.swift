@@ -85,6 +85,21 @@ final class SSHDFixture {
         process = nil
     }
 
+    /// Kills every live session (both sshd processes of each) and keeps the listener: a
+    /// dropped network link, as the client sees it.
+    func dropSessions() {
+        guard let p = process, p.isRunning else { return }
+        // Each session is a privileged monitor (the listener's child) and, for a user other
+        // than root, an unprivileged child of that monitor holding the socket too.
+        let monitors = ((try? SSHDFixture.run("/usr/bin/pgrep", ["-P", String(p.pid)], allowFailure: true)) ?? "")
+            .split(separator: "\n").map(String.init)
+        for m in monitors { _ = try? SSHDFixture.run("/usr/bin/pkill", ["-KILL", "-P", m], allowFailure: true) }
+        for m in monitors { _ = try? SSHDFixture.run("/bin/kill", ["-KILL", m], allowFailure: true) }
+    }
+
+    /// Logins sshd accepted so far.
+    var acceptedLogins: Int { log.components(separatedBy: "Accepted ").count - 1 }
+
     /// Replaces the host key (a "reinstalled server") and restarts.
     func restartWithNewHostKey() throws {
         stop()

@@ -87,8 +87,12 @@ final class ViewerStateMachineTests: XCTestCase {
         _ = running.onLaunched()
         _ = running.onProbe(ok: true)
         XCTAssertEqual(running.onConnectionLost("connection reset"), .closeTunnel)
-        guard case .failed(let reason) = running.state else { return XCTFail() }
+        guard case .unreachable(let reason) = running.state else { return XCTFail() }
         XCTAssertTrue(reason.contains("connection reset") && reason.contains("may still be running"), reason)
+        XCTAssertFalse(running.isActive)
+        XCTAssertEqual(running.onReconnected(), .reopenTunnel, "back: probe it through a new tunnel")
+        XCTAssertEqual(running.onProbe(ok: true), .reportStarted)
+        XCTAssertEqual(running.onReconnected(), .none)
         var waiting = ViewerStateMachine()
         _ = waiting.onLaunched()
         guard case .failStart = waiting.onConnectionLost("eof") else { return XCTFail() }
