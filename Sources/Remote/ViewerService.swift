@@ -142,6 +142,11 @@ extension ConnectionRegistry {
             endProcess(connection, viewer)
         case .awaitLaunch:
             break   // the launch's answer (bounded by the command timeout) carries the stop on
+        case .refuseStop(let reason):
+            let waiters = viewer.stopWaiters
+            viewer.stopWaiters = []
+            viewer.stopCleanup = false
+            for waiter in waiters { waiter(.failure(.disconnected(reason))) }
         case .reopenTunnel:
             guard let port = viewer.localPort, let remotePort = viewer.remotePort else {
                 return act(connection, viewer, viewer.machine.onTunnelFailed("nothing recorded to reconnect to"))

@@ -43,6 +43,8 @@ public struct ViewerStateMachine {
         case awaitLaunch
         /// Back after a reconnect: listen on the same local port again, then probe.
         case reopenTunnel
+        /// The stop cannot reach the server: answer it with this failure; nothing changes.
+        case refuseStop(String)
     }
 
     /// What the start request hears when a stop overtakes it.
@@ -166,7 +168,8 @@ public struct ViewerStateMachine {
         case .launching: state = .stopAwaitingLaunch; return .awaitLaunch                    // no pid yet
         case .waiting:
             state = .stopping; return .abortStart(Self.stoppedWhileStarting)                // start overtaken
-        case .running, .failed, .unreachable: state = .stopping; return .endProcess          // tear down (as far as it reaches)
+        case .running, .failed: state = .stopping; return .endProcess                        // tear down
+        case .unreachable(let reason): return .refuseStop(reason)                             // cannot end it from here
         case .stopped: state = .stopping; return .endProcess                                 // again: cleanup may be asked now
         case .stopAwaitingLaunch, .stopping: return .none                                    // joins the stop in flight
         }

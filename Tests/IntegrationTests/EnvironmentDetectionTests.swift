@@ -320,6 +320,11 @@ extension EnvironmentDetectionTests {
         let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
         XCTAssertEqual(list?.first?["status"] as? String, "disconnected")
         XCTAssertEqual(list?.first?["reconnecting"] as? Bool, true)
+        // A stop cannot reach the server now: refused, and nothing changes.
+        let stop = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
+        XCTAssertEqual(stop.status, 500, stop.text)
+        XCTAssertEqual(stop.json?["error"] as? String, "ssh_error")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json.flatMap { $0["viewer"] as? [String: Any] }?["status"] as? String, "failed")
         // The server answers again: the same viewer comes back at the same local URL.
         kill(listener, SIGCONT)
         let back = try waitForViewer(id, status: "running")

@@ -90,6 +90,8 @@ final class ViewerStateMachineTests: XCTestCase {
         guard case .unreachable(let reason) = running.state else { return XCTFail() }
         XCTAssertTrue(reason.contains("connection reset") && reason.contains("may still be running"), reason)
         XCTAssertFalse(running.isActive)
+        XCTAssertEqual(running.onStop(), .refuseStop(reason), "a stop cannot reach it: refused, nothing changes")
+        XCTAssertEqual(running.state, .unreachable(reason: reason))
         XCTAssertEqual(running.onReconnected(), .reopenTunnel, "back: probe it through a new tunnel")
         XCTAssertEqual(running.onProbe(ok: true), .reportStarted)
         XCTAssertEqual(running.onReconnected(), .none)
