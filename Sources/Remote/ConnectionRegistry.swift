@@ -22,8 +22,8 @@ public final class ConnectionRegistry {
     public var lanePolicy = LanePolicy()
     /// Told when a connected session dies (for the daemon's log).
     public var onLost: ((Connection, SSHError) -> Void)?
-    /// Told when a lost connection is back (for the daemon's log).
-    public var onReconnected: ((Connection) -> Void)?
+    /// Told when a lost connection is back, with the forwards that could not listen again.
+    public var onReconnected: ((Connection, [String]) -> Void)?
     /// Told when a lost connection stops trying to come back, and why.
     public var onReconnectGaveUp: ((Connection, String) -> Void)?
     /// Told when a running viewer's process dies.

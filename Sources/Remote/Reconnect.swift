@@ -65,13 +65,17 @@ extension ConnectionRegistry {
         connection.session = fresh
         watch(connection)
         connection.status = .connected
-        // A forward whose local port was taken meanwhile cannot come back; it is dropped
-        // (and the daemon's log says so through onReconnected's caller).
+        // A forward whose local port was taken meanwhile cannot come back: it is dropped,
+        // and named to the daemon's log.
+        var dropped: [String] = []
         connection.forwards = connection.forwards.filter { forward in
-            (try? forward.reopen(on: fresh, lanePolicy: lanePolicy)) != nil
+            do { try forward.reopen(on: fresh, lanePolicy: lanePolicy); return true } catch {
+                dropped.append("\(forward.id) (local port \(forward.localPort): \(error))")
+                return false
+            }
         }
         if let viewer = connection.viewer { viewerReconnected(connection, viewer) }
-        onReconnected?(connection)
+        onReconnected?(connection, dropped)
     }
 
     /// Stops trying (the connection is being deleted or the daemon stops).

@@ -59,8 +59,9 @@ struct Daemon {
         registry.onLost = { connection, error in
             log.warning("\(connection.id) lost: \(error)\(connection.reconnect.isTrying ? "; logging in again" : "")")
         }
-        registry.onReconnected = { connection in
+        registry.onReconnected = { connection, dropped in
             log.notice("\(connection.id) reconnected; \(connection.forwards.count) forward(s) listening again")
+            for forward in dropped { log.warning("\(connection.id): forward \(forward) could not listen again and was closed") }
         }
         registry.onReconnectGaveUp = { connection, reason in log.warning("\(connection.id) stays disconnected: \(reason)") }
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,

@@ -375,6 +375,28 @@ final class SSHConnectionTests: XCTestCase {
         XCTAssertTrue(daemon.stderr.contains("\(id) reconnected"), daemon.stderr)
     }
 
+    func testForwardWhosePortWasTakenMeanwhileIsClosedAndLogged() throws {
+        let id = try keyConnect()
+        let fwd = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_port": sshd.port])
+        let localPort = try XCTUnwrap(fwd.json?["local_port"] as? Int)
+        let forwardID = try XCTUnwrap(fwd.json?["forward_id"] as? String)
+        let listener = try XCTUnwrap(sshd.process?.pid)
+        kill(listener, SIGSTOP)   // the server does not answer for a while
+        defer { kill(listener, SIGCONT) }
+        sshd.dropSessions()
+        _ = waitFor("disconnected") { $0["status"] as? String == "disconnected" }
+        // Another program takes the forward's port meanwhile.
+        let squatter = SSHDFixture.listenLoopback(backlog: 1, port: localPort)
+        defer { close(squatter.fd) }
+        XCTAssertEqual(squatter.port, localPort)
+        kill(listener, SIGCONT)
+        _ = waitFor("connected again") { $0["status"] as? String == "connected" }
+        let forwards = try daemon.request("GET", "/api/remote/forwards?connection_id=\(id)").json?["forwards"] as? [[String: Any]]
+        XCTAssertEqual(forwards?.count, 0, "the forward could not listen again")
+        XCTAssertTrue(daemon.stderr.contains("forward \(forwardID) (local port \(localPort)"), daemon.stderr)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+    }
+
     func testPasswordConnectionIsNotLoggedInAgain() throws {
         let password = try XCTUnwrap(sshd.password, "needs root to create the password user")
         XCTAssertEqual(try connect(["auth_method": "password", "username": SSHDFixture.passwordUser, "password": password]).status, 200)

@@ -143,14 +143,15 @@ final class SSHDFixture {
         return port
     }
 
-    /// A listening TCP socket on a free 127.0.0.1 port.
-    static func listenLoopback(backlog: Int32) -> (fd: Int32, port: Int) {
+    /// A listening TCP socket on 127.0.0.1: `port`, or a free one.
+    static func listenLoopback(backlog: Int32, port: Int = 0) -> (fd: Int32, port: Int) {
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, len) } }
         listen(sock, backlog)
