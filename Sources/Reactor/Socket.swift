@@ -132,14 +132,19 @@ extension Socket {
     }
 
     /// TCP keepalive so a silently vanished peer errors the socket (idle 30 s,
-    /// then 3 probes 10 s apart: ssh's ServerAliveInterval-like 60 s bound).
+    /// then 3 probes 10 s apart: ssh's ServerAliveInterval-like 60 s bound). Keepalive
+    /// probes only run on an idle connection; with data in flight the kernel would
+    /// retransmit for ~15 minutes (tcp_retries2), so TCP_USER_TIMEOUT bounds
+    /// unacknowledged data by the same 60 s (RFC 5482).
     public static func setKeepAlive(_ fd: Int32, idle: Int32 = 30, interval: Int32 = 10, count: Int32 = 3) {
         var one: Int32 = 1, i = idle, iv = interval, c = count
+        var userTimeoutMs = UInt32(idle + interval * count) * 1000
         let size = socklen_t(MemoryLayout<Int32>.size)
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, size)
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &i, size)
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &iv, size)
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &c, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_USER_TIMEOUT, &userTimeoutMs, socklen_t(MemoryLayout<UInt32>.size))
     }
 
     /// Re-arms quick ACKs (the kernel drops back to delayed ACKs on its own); see
