@@ -322,6 +322,13 @@ final class SSHConnectionTests: XCTestCase {
         let status = try daemon.waitForFirstConnectionStatus("disconnected", timeout: 10)
         XCTAssertEqual(status, "disconnected")
         XCTAssertEqual(firstConnection()?["reconnecting"] as? Bool, true, "a key login keeps trying while the server is away")
+        defer {
+            // sshd restarted on its port with its host key: the same connection comes back.
+            XCTAssertNoThrow(try sshd.start())
+            let back = waitFor("back after the restart") { $0["status"] as? String == "connected" }
+            XCTAssertEqual(back?["connection_id"] as? String, id)
+            XCTAssertEqual(try? daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        }
         let ping = try daemon.request("GET", "/api/remote/ping?connection_id=\(id)")
         XCTAssertEqual(ping.status, 500, ping.text)
         XCTAssertEqual(ping.json?["error"] as? String, "ssh_error")
