@@ -23,6 +23,12 @@ extension ConnectionRegistry {
             return
         }
         if let current = connection.viewer, current.machine.isActive { return done(.failure(.alreadyRunning)) }
+        // A pinned local port that is taken fails now, before anything runs on the server.
+        if let port = localPort {
+            do { Socket.close(try Socket.listen(host: "127.0.0.1", port: port, backlog: 1)) } catch {
+                return done(.failure(.ssh(.invalidParameters("cannot listen on local port \(port): \(error)"))))
+            }
+        }
         // Claim the slot before any await: a second start now gets 409.
         let viewer = Viewer(id: newID(prefix: "viewer_"), envName: envName)
         viewer.startWaiter = done

@@ -255,6 +255,24 @@ extension EnvironmentDetectionTests {
         XCTAssertEqual(after?["status"] as? String, "stopped")
     }
 
+    func testTakenLocalPortIs400BeforeAnythingRuns() throws {
+        let id = try connect()
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/environments?connection_id=\(id)").status, 200)
+        let taken = SSHDFixture.listenLoopback(backlog: 1)
+        defer { close(taken.fd) }
+        let sessionsBefore = Self.sshd!.log.components(separatedBy: "Starting session").count
+        let r = try daemon.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false,
+                                                                               "local_port": taken.port])
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "invalid_parameters")
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains("local port \(taken.port)"), r.text)
+        usleep(200_000)
+        XCTAssertEqual(Self.sshd!.log.components(separatedBy: "Starting session").count, sessionsBefore, "no viewer was launched")
+        XCTAssertEqual(runningViewers(), [])
+        let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+        XCTAssertEqual(status?["status"] as? String, "stopped")
+    }
+
     func testViewerInEnvironmentWithoutRunicornIs400WithInstallCommand() throws {
         let id = try connect()
         let r = try startViewer(id, env: "alpha")
