@@ -454,6 +454,65 @@ extension EnvironmentDetectionTests {
         XCTAssertTrue(daemon.stderr.contains("shutdown complete"))
     }
 
+    /// REST clients firing at once: starts, stops, status, logs, health, ping, detection
+    /// and forwards from 8 threads on two connections for 12 s. Every answer is a spec
+    /// answer, a connection never has more than one viewer process, nothing is left after
+    /// the final stops, and the daemon keeps its one thread.
+    func testConcurrentViewerLifecycleRequests() throws {
+        let ids = try (0..<2).map { _ in try connect() }
+        let lock = NSLock()
+        var problems: [String] = []
+        var counts: [String: Int] = [:]
+        var maxViewers = 0
+        let end = Date().addingTimeInterval(12)
+        let group = DispatchGroup()
+        for t in 0..<8 {
+            group.enter()
+            Thread.detachNewThread { [daemon, port = Self.sshd!.port] in
+                defer { group.leave() }
+                var rng = SystemRandomNumberGenerator()
+                while Date() < end {
+                    let id = ids[Int.random(in: 0..<2, using: &rng)]
+                    let op = ["start", "start", "stop", "status", "logs", "health", "ping", "detect", "forward"][Int.random(in: 0..<9, using: &rng)]
+                    let r: RawClient.Response?
+                    switch op {
+                    case "start": r = try? daemon!.request("POST", "/api/remote/viewer/start", json: ["connection_id": id, "env_name": "runi", "auto_open": false], timeout: 90)
+                    case "stop": r = try? daemon!.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": t % 2 == 0], timeout: 60)
+                    case "status": r = try? daemon!.request("GET", "/api/remote/viewer/status?connection_id=\(id)")
+                    case "logs": r = try? daemon!.request("GET", "/api/remote/viewer/logs?connection_id=\(id)&lines=5")
+                    case "health": r = try? daemon!.request("GET", "/api/remote/health?connection_id=\(id)")
+                    case "ping": r = try? daemon!.request("GET", "/api/remote/ping?connection_id=\(id)")
+                    case "detect": r = try? daemon!.request("POST", "/api/remote/environments/detect", json: ["connection_id": id])
+                    default: r = try? daemon!.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_port": port])
+                    }
+                    // The viewers themselves (python -m runicorn viewer), not the launch scripts naming them.
+                    let viewers = (try? SSHDFixture.run("/bin/sh", ["-c", "pgrep -u \(EnvironmentDetectionTests.user) -f '^[^ ]*python[0-9.]* -m runicorn viewer' | wc -l"]))
+                        .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+                    lock.lock()
+                    maxViewers = max(maxViewers, viewers)
+                    let key = "\(op) \(r?.status ?? 0) \(r?.json?["error"] as? String ?? "")"
+                    counts[key, default: 0] += 1
+                    switch (op, r?.status ?? 0, r?.json?["error"] as? String) {
+                    case (_, 200, nil): break
+                    case ("start", 409, "viewer_already_running"), ("start", 500, "viewer_start_failed"): break
+                    default: problems.append("\(op): \(r?.status ?? 0) \(r?.text ?? "no answer")")
+                    }
+                    if r?.status != 200, r?.json?["success"] as? Bool != false || r?.json?["message"] as? String == nil {
+                        problems.append("\(op): not the unified error body: \(r?.text ?? "no answer")")
+                    }
+                    lock.unlock()
+                }
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 150), .success)
+        XCTAssertEqual(problems, [], "\(counts)")
+        XCTAssertLessThanOrEqual(maxViewers, 2, "one viewer per connection at most: \(counts)")
+        for id in ids { XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 60).status, 200) }
+        XCTAssertEqual(runningViewers(), [], "nothing left running: \(counts)")
+        XCTAssertLessThanOrEqual(daemon.threadCount, 2)
+        XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
+    }
+
     func testDisconnectWithCleanupStopsTheViewer() throws {
         let id = try connect()
         XCTAssertEqual(try startViewer(id).status, 200)
