@@ -123,6 +123,8 @@ final class HTTPConnection: IOHandler {
             }
             switch parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .needMore:
+                // The body has not come with the head: it may be waiting for our go.
+                if parser.takeContinueExpected() { perform(machine.onContinueExpected()) }
                 return bytes.count
             case .request(let consumed):
                 offset += consumed
@@ -181,6 +183,9 @@ final class HTTPConnection: IOHandler {
             // leaves it unchanged (no epoll_ctl per request), an async one turns reads off.
             server.loop.disarm(timer)
             dispatch()
+        case .writeContinue:
+            output.appending { $0.append(contentsOf: HTTPResponse.continueLine) }
+            if !processing { flush() }
         case .writeAndContinue:
             if !processing {
                 flush()

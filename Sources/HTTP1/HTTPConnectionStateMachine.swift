@@ -30,6 +30,8 @@ public struct HTTPConnectionStateMachine {
         case arm(Timer)
         /// Stop reading, cancel the timer and hand the request to the responder.
         case dispatch
+        /// Queue `100 Continue`: the client waits for it before sending the body.
+        case writeContinue
         /// Queue the response; keep the connection and go on parsing buffered input.
         case writeAndContinue
         /// Queue the response with `Connection: close`; close once written.
@@ -62,6 +64,14 @@ public struct HTTPConnectionStateMachine {
         case .idle, .reading: state = .handling(closeAfter: false); return .dispatch // one at a time
         case .handling, .closing, .lingering, .closed:
             preconditionFailure("request completed in state \(state)")   // parser is paused then
+        }
+    }
+
+    /// A parsed head waits for `100 Continue` before its body.
+    public mutating func onContinueExpected() -> Action {
+        switch state {
+        case .reading: return .writeContinue                             // let the body come
+        case .idle, .handling, .closing, .lingering, .closed: return .none // no body being read
         }
     }
 

@@ -53,6 +53,9 @@ func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
 
 /// A response to be written. Bodies are JSON for every route rviewer serves.
 public struct HTTPResponse: Sendable {
+    /// The interim response a client that sent `Expect: 100-continue` waits for.
+    static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]

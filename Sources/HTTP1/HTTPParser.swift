@@ -39,6 +39,8 @@ public final class HTTPParser {
     fileprivate var body: [UInt8] = []
     fileprivate var headBytes = 0
     fileprivate var hasBody = false
+    /// The head asked for `100 Continue` before its body (`Expect: 100-continue`).
+    fileprivate var continueExpected = false
     fileprivate var error: HTTPParseError?
     fileprivate var complete: HTTPRequest?
     /// True between the first byte of a request and its end.
@@ -61,6 +63,13 @@ public final class HTTPParser {
         guard let request = complete else { preconditionFailure("takeRequest without a complete request") }
         complete = nil
         return request
+    }
+
+    /// True once per request whose head (now parsed) waits for `100 Continue` before
+    /// sending its body; curl and other clients otherwise stall about a second.
+    public func takeContinueExpected() -> Bool {
+        defer { continueExpected = false }
+        return continueExpected
     }
 
     /// Parses `bytes`. After `.request`, feed the rest of the input (from `consumed`)
@@ -99,6 +108,7 @@ public final class HTTPParser {
         fieldComplete = false
         headBytes = 0
         hasBody = false
+        continueExpected = false
         inMessage = true
     }
 
@@ -136,6 +146,9 @@ public final class HTTPParser {
             return false
         }
         hasBody = chunked || (hasLength && parser.pointee.content_length > 0)
+        continueExpected = hasBody && headers.contains {
+            $0.name.lowercased() == "expect" && $0.value.lowercased() == "100-continue"
+        }
         return true
     }
 

@@ -14,6 +14,15 @@ final class HTTPConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.state, .closed)
     }
 
+    func testContinueOnlyWhileReadingARequest() {
+        var m = HTTPConnectionStateMachine()
+        XCTAssertEqual(m.onContinueExpected(), .none, "idle: no request")
+        _ = m.onRequestStarted()
+        XCTAssertEqual(m.onContinueExpected(), .writeContinue)
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onContinueExpected(), .none, "handling: the body is in")
+    }
+
     func testConnectionCloseRequestLingersThenCloses() {
         var m = HTTPConnectionStateMachine()
         _ = m.onRequestStarted()

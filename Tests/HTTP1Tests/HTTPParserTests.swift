@@ -55,6 +55,21 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertEqual(keepAlive, [true, true, false])
     }
 
+    func testExpectContinueIsReportedOnceForABodyStillToCome() {
+        let parser = HTTPParser(limits: HTTPLimits())
+        XCTAssertEqual(feed(parser, "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n"), .needMore)
+        XCTAssertTrue(parser.takeContinueExpected())
+        XCTAssertFalse(parser.takeContinueExpected(), "once")
+        guard case .request = feed(parser, "{}") else { return XCTFail() }
+        XCTAssertEqual(parser.takeRequest().body, Array("{}".utf8))
+        let noBody = HTTPParser(limits: HTTPLimits())
+        XCTAssertEqual(feed(noBody, "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n").isRequest, true)
+        XCTAssertFalse(noBody.takeContinueExpected(), "no body, nothing to wait for")
+        let other = HTTPParser(limits: HTTPLimits())
+        _ = feed(other, "POST /x HTTP/1.1\r\nHost: x\r\nExpect: something\r\nContent-Length: 2\r\n\r\n")
+        XCTAssertFalse(other.takeContinueExpected())
+    }
+
     func testChunkedBodyIsDecoded() {
         let parser = HTTPParser(limits: HTTPLimits())
         let result = feed(parser, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n")
@@ -109,4 +124,8 @@ final class HTTPParserTests: XCTestCase {
         guard case .request = feed(parser, "GET / HTTP/1.0\r\n\r\n") else { return XCTFail() }
         XCTAssertFalse(parser.takeRequest().keepAlive)
     }
+}
+
+extension HTTPParser.Result {
+    var isRequest: Bool { if case .request = self { return true }; return false }
 }

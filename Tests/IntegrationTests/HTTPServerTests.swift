@@ -83,6 +83,27 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(try daemon.client().get("/api/remote/connections").status, 200)
     }
 
+    func testExpectContinueGetsTheGoBeforeTheBody() throws {
+        let daemon = try DaemonProcess(http: ["max_body_bytes": 4096])
+        let client = try daemon.client(timeout: 5)
+        let body = #"{"connection_id":"conn_00000000"}"#
+        try client.send("POST /api/remote/environments/detect HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+        // The client holds its body back until told to go on.
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let n = recv(client.fd, &bytes, bytes.count, 0)
+        XCTAssertEqual(n > 0 ? String(decoding: bytes[..<n], as: UTF8.self) : "nothing within 5 s", "HTTP/1.1 100 Continue\r\n\r\n")
+        try client.send(body)
+        let r = try client.readResponse()
+        XCTAssertEqual(r.status, 404)
+        XCTAssertEqual(r.json?["error"] as? String, "connection_not_found")
+        // Too large a body is refused at once, without the go-ahead.
+        let big = try daemon.client(timeout: 5)
+        try big.send("POST /api/remote/connect HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n")
+        let refused = try big.readResponse()
+        XCTAssertEqual(refused.status, 413)
+        XCTAssertEqual(refused.json?["error"] as? String, "payload_too_large")
+    }
+
     func testChunkedOversizedBodyIs413() throws {
         let daemon = try DaemonProcess(http: ["max_body_bytes": 1024])
         let client = try daemon.client()
