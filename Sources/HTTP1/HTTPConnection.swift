@@ -30,6 +30,8 @@ final class HTTPConnection: IOHandler {
     private var processing = false
     private var pausedForOutput = false
     private var keepAliveRequested = true
+    /// The request being answered is a HEAD: its response carries no body.
+    private var headRequested = false
     /// The socket turned readable while a request was being answered: reads stay off until
     /// the answer is queued. Until then they are left on, so an answer that comes later
     /// (an SSH round trip) costs no epoll_ctl pair per request.
@@ -149,6 +151,7 @@ final class HTTPConnection: IOHandler {
     private func dispatch() {
         let request = parser.takeRequest()
         keepAliveRequested = request.keepAlive
+        headRequested = request.method == "HEAD"
         server.requestsServed += 1
         server.responder.respond(to: request) { [weak self] response in
             self?.complete(response)
@@ -159,7 +162,7 @@ final class HTTPConnection: IOHandler {
         readableWhileBusy = false
         let action = machine.onResponse(keepAlive: keepAliveRequested)
         guard action != .none else { return }
-        output.appending { response.serialize(keepAlive: action == .writeAndContinue, into: &$0) }
+        output.appending { response.serialize(keepAlive: action == .writeAndContinue, head: headRequested, into: &$0) }
         if output.count >= server.limits.outputHighWatermark { pausedForOutput = true }
         perform(action)
     }

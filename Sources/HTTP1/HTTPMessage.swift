@@ -67,7 +67,9 @@ public struct HTTPResponse: Sendable {
     }
 
     /// Appends the wire form to `out`. `keepAlive: false` adds `Connection: close`.
-    public func serialize(keepAlive: Bool, into out: inout [UInt8]) {
+    /// `head`: the answer to a HEAD request: the same head (Content-Length of the body it
+    /// would have), no body (RFC 9110 9.3.2).
+    public func serialize(keepAlive: Bool, head: Bool = false, into out: inout [UInt8]) {
         out.appendUTF8("HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n")
         for h in headers {
             out.appendUTF8(h.name)
@@ -78,7 +80,7 @@ public struct HTTPResponse: Sendable {
         out.appendUTF8("Content-Length: \(body.count)\r\n")
         if !keepAlive { out.appendUTF8("Connection: close\r\n") }
         out.appendUTF8("\r\n")
-        out.append(contentsOf: body)
+        if !head { out.append(contentsOf: body) }
     }
 
     public static func reason(_ status: Int) -> String {

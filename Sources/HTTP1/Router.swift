@@ -83,7 +83,9 @@ struct RouteTable {
         }
     }
 
-    func match(method: String, path: Substring) -> Match {
+    func match(method requested: String, path: Substring) -> Match {
+        // HEAD is GET without the body (RFC 9110: every GET resource answers HEAD too).
+        let method = requested == "HEAD" ? "GET" : requested
         let exact: Int?? = path.utf8.withContiguousStorageIfAvailable { utf8 in
             let raw = UnsafeRawBufferPointer(utf8)
             guard let bucket = literal[RouteTable.hash(raw)] else { return nil }

@@ -19,6 +19,13 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(q, ["id": "conn_1a2b3c4d"])
     }
 
+    func testHeadIsAGetRoute() {
+        guard case .found("health", _) = router().match(method: "HEAD", path: "/api/health") else { return XCTFail() }
+        guard case .found("list", _) = router().match(method: "HEAD", path: "/api/remote/connections") else { return XCTFail() }
+        guard case .methodNotAllowed(let allowed) = router().match(method: "HEAD", path: "/api/remote/connect") else { return XCTFail() }
+        XCTAssertEqual(allowed, ["POST"])
+    }
+
     func testTrailingSlashMatches() {
         guard case .found("health", _) = router().match(method: "GET", path: "/api/health/") else { return XCTFail() }
     }

@@ -83,6 +83,23 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(try daemon.client().get("/api/remote/connections").status, 200)
     }
 
+    func testHeadGetsTheHeadWithoutTheBodyAndTheConnectionStaysInStep() throws {
+        let daemon = try DaemonProcess()
+        let client = try daemon.client(timeout: 5)
+        let full = try client.get("/api/health")
+        XCTAssertEqual(full.status, 200)
+        try client.send("HEAD /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        usleep(200_000)
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let n = recv(client.fd, &bytes, bytes.count, 0)
+        let head = n > 0 ? String(decoding: bytes[..<n], as: UTF8.self) : ""
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200 OK\r\n"), head)
+        XCTAssertTrue(head.hasSuffix("\r\n\r\n"), "nothing after the head: \(head)")
+        XCTAssertTrue(head.contains("Content-Length: "), head)
+        // The same keep-alive connection answers the next request in step.
+        XCTAssertEqual(try client.get("/api/remote/connections").json?["total"] as? Int, 0)
+    }
+
     func testExpectContinueGetsTheGoBeforeTheBody() throws {
         let daemon = try DaemonProcess(http: ["max_body_bytes": 4096])
         let client = try daemon.client(timeout: 5)
