@@ -70,6 +70,9 @@ final class EnvironmentDetectionTests: XCTestCase {
     override func setUpWithError() throws {
         try XCTSkipUnless(getuid() == 0, "needs root to create the login user with the fixture home")
         if let e = Self.setupError { throw e }
+        // Each test starts clean: viewer directories an earlier test kept (a stop without
+        // cleanup keeps the log) would be taken for this test's.
+        try? FileManager.default.removeItem(atPath: Self.home + "/.cache/rviewer")
         daemon = try DaemonProcess(environment: ["HOME": Self.sshd!.home.path])
     }
 
