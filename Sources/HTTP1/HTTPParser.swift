@@ -147,7 +147,7 @@ public final class HTTPParser {
         }
         hasBody = chunked || (hasLength && parser.pointee.content_length > 0)
         continueExpected = hasBody && headers.contains {
-            $0.name.lowercased() == "expect" && $0.value.lowercased() == "100-continue"
+            asciiCaseInsensitiveEqual($0.name, "expect") && asciiCaseInsensitiveEqual($0.value, "100-continue")
         }
         return true
     }
