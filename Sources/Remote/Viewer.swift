@@ -65,6 +65,14 @@ public final class Viewer {
         waiter(result)
     }
 
+    /// Answers every stop request waiting, and forgets their cleanup wish.
+    func answerStops(_ result: Result<Void, SSHError>) {
+        let waiters = stopWaiters
+        stopWaiters = []
+        stopCleanup = false
+        for waiter in waiters { waiter(result) }
+    }
+
     public func uptimeSeconds(now: UInt64) -> Int {
         guard machine.state == .running, startedMonotonic > 0 else { return 0 }
         return Int((now &- startedMonotonic) / 1_000_000_000)

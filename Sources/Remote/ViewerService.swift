@@ -79,27 +79,28 @@ extension ConnectionRegistry {
         viewer.remotePort = port
         viewer.directory = dir
         let action = viewer.machine.onLaunched()
-        if case .probe = action {
-            do {
-                viewer.tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: "127.0.0.1", remotePort: port,
-                                                               lanePolicy: lanePolicy)
-            } catch {
-                let reason = "cannot listen on local port \(localPort ?? 0): \(error)"
-                return act(connection, viewer, viewer.machine.onTunnelFailed(reason))
-            }
-            armStartDeadline(connection, viewer)
-        }
+        if case .probe = action, !openTunnel(connection, viewer, localPort: localPort ?? 0, remotePort: port) { return }
         act(connection, viewer, action)
     }
 
-    /// Bounds the probing: a viewer that never answers fails after the start timeout.
-    private func armStartDeadline(_ connection: Connection, _ viewer: Viewer) {
+    /// Listens on `localPort` (0: any free one) for the viewer and arms the start
+    /// deadline, which bounds the probing; false, after failing the start, when it cannot.
+    private func openTunnel(_ connection: Connection, _ viewer: Viewer, localPort: Int, remotePort: Int) -> Bool {
+        do {
+            viewer.tunnel = try connection.session.forward(localPort: localPort, remoteHost: "127.0.0.1", remotePort: remotePort,
+                                                           lanePolicy: lanePolicy)
+        } catch {
+            // The error already names the port ("cannot listen on local port N: ...").
+            act(connection, viewer, viewer.machine.onTunnelFailed("\(error)"))
+            return false
+        }
         let deadline = loop.makeTimer { [weak self, weak connection] in
             guard let self, let connection else { return }
             self.act(connection, viewer, viewer.machine.onStartTimeout(seconds: Self.viewerStartTimeoutSeconds))
         }
         viewer.timer = deadline
         loop.arm(deadline, after: .seconds(Double(Self.viewerStartTimeoutSeconds)))
+        return true
     }
 
     /// The connection is back under the viewer (Reconnect.swift).
@@ -149,22 +150,12 @@ extension ConnectionRegistry {
         case .awaitLaunch:
             break   // the launch's answer (bounded by the command timeout) carries the stop on
         case .refuseStop(let reason):
-            let waiters = viewer.stopWaiters
-            viewer.stopWaiters = []
-            viewer.stopCleanup = false
-            for waiter in waiters { waiter(.failure(.disconnected(reason))) }
+            viewer.answerStops(.failure(.disconnected(reason)))
         case .reopenTunnel:
             guard let port = viewer.localPort, let remotePort = viewer.remotePort else {
                 return act(connection, viewer, viewer.machine.onTunnelFailed("nothing recorded to reconnect to"))
             }
-            do {
-                viewer.tunnel = try connection.session.forward(localPort: port, remoteHost: "127.0.0.1", remotePort: remotePort,
-                                                               lanePolicy: lanePolicy)
-            } catch {
-                return act(connection, viewer, viewer.machine.onTunnelFailed("cannot listen on local port \(port) again: \(error)"))
-            }
-            armStartDeadline(connection, viewer)
-            act(connection, viewer, .probe(afterMs: 0))
+            if openTunnel(connection, viewer, localPort: port, remotePort: remotePort) { act(connection, viewer, .probe(afterMs: 0)) }
         }
     }
 
@@ -190,10 +181,7 @@ extension ConnectionRegistry {
 
     private func finishStop(_ viewer: Viewer, _ result: Result<Void, SSHError>) {
         viewer.machine.onStopped()
-        let waiters = viewer.stopWaiters
-        viewer.stopWaiters = []
-        viewer.stopCleanup = false
-        for waiter in waiters { waiter(result) }
+        viewer.answerStops(result)
     }
 
     /// True when an HTTP GET of the viewer's /api/health through the local listener got
