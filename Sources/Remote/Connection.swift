@@ -74,7 +74,7 @@ public final class Connection {
     /// Generic forwards through this connection, in the order they were opened.
     public internal(set) var forwards: [Forward] = []
     /// The SSH session; a new one after a reconnect.
-    internal(set) var session: SSHSession
+    var session: SSHSession
     /// Logging in again after the session died (key and agent logins only).
     public internal(set) var reconnect: ReconnectStateMachine
     var reconnectTimer: Reactor.Timer?

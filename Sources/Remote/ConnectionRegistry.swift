@@ -28,6 +28,12 @@ public final class ConnectionRegistry {
     public var onReconnectGaveUp: ((Connection, String) -> Void)?
     /// Told when a running viewer's process dies.
     public var onViewerFailed: ((Connection, Viewer) -> Void)?
+    /// The viewers started and not yet stopped, kept across runs (ViewerRecovery.swift).
+    public var ledger: ViewerLedgerFile?
+    /// Told what became of viewers an earlier run left (taken back, or ended meanwhile).
+    public var onViewerRecovery: ((String) -> Void)?
+    /// Recorded viewers whose server is being asked about them right now.
+    var recovering: Set<String> = []
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
         self.loop = loop
@@ -82,6 +88,7 @@ public final class ConnectionRegistry {
         watch(connection)
         connections[id] = connection
         order.append(id)
+        recoverViewers(connection)
         return connection
     }
 
@@ -94,6 +101,7 @@ public final class ConnectionRegistry {
         connection.session.onLost = nil
         for forward in connection.forwards { forward.tunnel.close() }
         connection.forwards = []
+        if let viewer = connection.viewer { releaseViewer(viewer) }
         connection.session.disconnect()
         return true
     }

@@ -21,7 +21,11 @@ public final class Viewer {
     /// The viewer's own state directory on the server (~/.cache/rviewer/<id>).
     public internal(set) var directory: String?
     public internal(set) var startedAt: String?
+    var startedEpoch: Int?
     var startedMonotonic: UInt64 = 0
+    /// The local port to listen on when there is no tunnel yet to reopen (a viewer taken
+    /// back from an earlier run of the daemon: its former port if free, else any).
+    var preferredLocalPort: Int?
     var tunnel: LocalForward?
     var timer: Reactor.Timer?
     var monitor: Reactor.Timer?
@@ -133,6 +137,14 @@ enum ViewerScripts {
         except OSError:
             time.sleep(0.01)
     """
+
+    /// Prints ALIVE when `pid` is still the viewer rviewer launched on `port` in
+    /// `directory` (its command line says so: a pid the system gave to another process
+    /// since is not it), GONE otherwise. Sends no signal.
+    static func identify(pid: Int, port: Int, directory: String) -> String {
+        let marker = ShellQuote.quote(" -m runicorn viewer --host 127.0.0.1 --port \(port) ")
+        return "if [ -d \(ShellQuote.quote(directory)) ] && ps -ww -o args= -p \(pid) 2>/dev/null | grep -qF -- \(marker); then echo ALIVE; else echo GONE; fi"
+    }
 
     /// Prints ALIVE or DEAD, then the log's last lines.
     static func check(pid: Int, directory: String, tail: Int) -> String {

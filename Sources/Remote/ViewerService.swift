@@ -1,3 +1,4 @@
+import Glibc
 import Reactor
 import SSH
 
@@ -78,6 +79,7 @@ extension ConnectionRegistry {
         viewer.pid = pid
         viewer.remotePort = port
         viewer.directory = dir
+        record(connection, viewer)   // from now on it runs on the server: never unrecorded
         let action = viewer.machine.onLaunched()
         if case .probe = action, !openTunnel(connection, viewer, localPort: localPort ?? 0, remotePort: port) { return }
         act(connection, viewer, action)
@@ -109,7 +111,7 @@ extension ConnectionRegistry {
     }
 
     /// Performs a viewer action.
-    private func act(_ connection: Connection, _ viewer: Viewer, _ action: ViewerStateMachine.Action) {
+    func act(_ connection: Connection, _ viewer: Viewer, _ action: ViewerStateMachine.Action) {
         switch action {
         case .none:
             break
@@ -127,9 +129,12 @@ extension ConnectionRegistry {
         case .reportStarted:
             if let t = viewer.timer { loop.disarm(t) }
             if viewer.startedAt == nil {   // a viewer taken back after a reconnect keeps its start
-                viewer.startedAt = Timestamp.now()
+                let t = time(nil)
+                viewer.startedAt = Timestamp.format(t)
+                viewer.startedEpoch = Int(t)
                 viewer.startedMonotonic = loop.now
             }
+            record(connection, viewer)   // with its local port and start time now
             startMonitor(connection, viewer)
             viewer.answerStart(.success(viewer))
         case .failStart(let reason):
@@ -137,7 +142,9 @@ extension ConnectionRegistry {
             viewer.tunnel?.close()
             if let pid = viewer.pid, let dir = viewer.directory {
                 connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 10, cleanup: false),
-                                        timeoutMs: Self.viewerCommandTimeoutMs) { _ in }
+                                        timeoutMs: Self.viewerCommandTimeoutMs) { [weak self] outcome in
+                    if case .success = outcome { self?.forget(viewer) }   // ended; else it may run on
+                }
             }
             viewer.answerStart(.failure(.startFailed(reason)))
         case .closeTunnel:
@@ -152,7 +159,7 @@ extension ConnectionRegistry {
         case .refuseStop(let reason):
             viewer.answerStops(.failure(.disconnected(reason)))
         case .reopenTunnel:
-            guard let port = viewer.localPort, let remotePort = viewer.remotePort else {
+            guard let port = viewer.localPort ?? viewer.preferredLocalPort, let remotePort = viewer.remotePort else {
                 return act(connection, viewer, viewer.machine.onTunnelFailed("nothing recorded to reconnect to"))
             }
             if openTunnel(connection, viewer, localPort: port, remotePort: remotePort) { act(connection, viewer, .probe(afterMs: 0)) }
@@ -171,10 +178,12 @@ extension ConnectionRegistry {
         if let m = viewer.monitor { loop.disarm(m) }
         viewer.tunnel?.close()
         guard let pid = viewer.pid, let dir = viewer.directory, connection.session.isReady else {
+            // Nothing launched, or no way to reach it: a recorded process stays recorded.
             return finishStop(viewer, .success(()))
         }
         connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: Self.stopGraceTenths, cleanup: viewer.stopCleanup),
                                 timeoutMs: Self.viewerCommandTimeoutMs) { [weak self] outcome in
+            if case .success = outcome { self?.forget(viewer) }
             self?.finishStop(viewer, outcome.map { _ in () })
         }
     }
@@ -182,6 +191,30 @@ extension ConnectionRegistry {
     private func finishStop(_ viewer: Viewer, _ result: Result<Void, SSHError>) {
         viewer.machine.onStopped()
         viewer.answerStops(result)
+    }
+
+    /// Notes the launched viewer in the ledger (ViewerLedger): if the daemon dies, the
+    /// next run finds it through its server.
+    private func record(_ connection: Connection, _ viewer: Viewer) {
+        guard let ledger, let pid = viewer.pid, let port = viewer.remotePort, let dir = viewer.directory else { return }
+        ledger.upsert(ViewerRecord(id: viewer.id, host: connection.host, port: connection.port, username: connection.username,
+                                   envName: viewer.envName, pid: pid, remotePort: port, directory: dir,
+                                   localPort: viewer.localPort ?? viewer.preferredLocalPort ?? 0,
+                                   startedAt: viewer.startedAt ?? Timestamp.now(), startedEpoch: viewer.startedEpoch ?? Int(time(nil))))
+    }
+
+    /// Its connection goes without stopping it (`cleanup_viewer=false`, or a stop that
+    /// could not reach the server): the tunnel and the watches end here; the process runs
+    /// on, still in the ledger, for a later connection to take back.
+    func releaseViewer(_ viewer: Viewer) {
+        if let t = viewer.timer { loop.disarm(t) }
+        if let m = viewer.monitor { loop.disarm(m) }
+        viewer.tunnel?.close()
+    }
+
+    /// The viewer's process is known to have ended.
+    func forget(_ viewer: Viewer) {
+        ledger?.remove(id: viewer.id)
     }
 
     /// True when an HTTP GET of the viewer's /api/health through the local listener got
@@ -209,6 +242,7 @@ extension ConnectionRegistry {
             self.checkProcess(connection, viewer) { alive, tail in
                 if case .closeTunnel = viewer.machine.onProcessCheck(alive: alive, logTail: tail) {
                     viewer.tunnel?.close()
+                    self.forget(viewer)
                     self.onViewerFailed?(connection, viewer)
                 }
                 if viewer.machine.state == .running, let m = viewer.monitor { self.loop.arm(m, after: .milliseconds(Self.viewerMonitorMs)) }

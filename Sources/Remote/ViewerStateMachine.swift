@@ -142,6 +142,16 @@ public struct ViewerStateMachine {
         }
     }
 
+    /// A viewer an earlier run of the daemon launched, found still running: taken back
+    /// like after a reconnect (a new tunnel, then probes; a dead one fails the check).
+    public mutating func onAdopted() -> Action {
+        switch state {
+        case .launching: state = .waiting(attempt: 0); return .reopenTunnel          // a fresh machine takes it
+        case .waiting, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
+            return .none                                                            // already has a life
+        }
+    }
+
     /// The local listener for the launched viewer could not be opened.
     public mutating func onTunnelFailed(_ reason: String) -> Action {
         switch state {

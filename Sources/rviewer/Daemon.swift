@@ -59,6 +59,14 @@ struct Daemon {
         api.addForwardEndpoints(registry: registry)
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
+        let ledger = ViewerLedgerFile(path: stateDir + "/viewers")
+        ledger.onSaveFailed = { log.error("viewer ledger: \($0)") }
+        if ledger.rejectedAtLoad > 0 { log.warning("viewer ledger \(ledger.path): \(ledger.rejectedAtLoad) line(s) ignored (not rviewer's format)") }
+        if !ledger.ledger.records.isEmpty {
+            log.notice("\(ledger.ledger.records.count) viewer(s) an earlier run did not stop are recorded; each is looked for when its server is connected again")
+        }
+        registry.ledger = ledger
+        registry.onViewerRecovery = { log.notice("\($0)") }
         api.log = { log.info("\($0)") }
         registry.onLost = { connection, error in
             log.warning("\(connection.id) lost: \(error)\(connection.reconnect.isTrying ? "; logging in again" : "")")

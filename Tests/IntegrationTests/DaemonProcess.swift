@@ -9,6 +9,8 @@ final class DaemonProcess {
     let port: Int
     let directory: URL
     let stderrURL: URL
+    /// Where the daemon keeps its state (known_hosts, the viewer ledger).
+    let stateDirectory: String
 
     /// The built `rviewer` next to the test bundle (both live in .build/<config>/).
     static var binary: URL {
@@ -27,10 +29,12 @@ final class DaemonProcess {
     /// `http` holds overrides of config/rviewer.json's "http" section.
     /// `environment` entries replace the daemon's (HOME, SSH_AUTH_SOCK for the SSH tests).
     /// `settings` adds top-level config keys (JSON values as text).
+    /// `stateDirectory`: another daemon's (a restart of it); its own by default.
     init(http: [String: Int] = [:], settings: [String: String] = [:], extraArgs: [String] = [],
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], stateDirectory: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state").path
         let httpJSON = http.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         let config = directory.appendingPathComponent("rviewer.json")
         let extra = settings.map { ", \"\($0.key)\": \($0.value)" }.joined()
@@ -41,7 +45,7 @@ final class DaemonProcess {
         env["SSH_AUTH_SOCK"] = nil
         for (k, v) in environment { env[k] = v }
         process = try ChildProcess(Self.binary.path,
-                                   ["serve", "--config", config.path, "--state-dir", directory.appendingPathComponent("state").path] + extraArgs,
+                                   ["serve", "--config", config.path, "--state-dir", self.stateDirectory] + extraArgs,
                                    environment: env, stdout: stdoutURL.path, stderr: stderrURL.path)
         var found: Int?
         let deadline = Date().addingTimeInterval(15)

@@ -117,6 +117,28 @@ final class ViewerStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onLaunched(), .none)
     }
 
+    func testAdoptedViewerIsProbedThroughANewTunnel() {
+        var m = ViewerStateMachine()
+        XCTAssertEqual(m.onAdopted(), .reopenTunnel)
+        XCTAssertEqual(m.state, .waiting(attempt: 0))
+        XCTAssertEqual(m.onAdopted(), .none, "only a fresh machine is adopted")
+        XCTAssertEqual(m.onProbe(ok: true), .reportStarted)
+        XCTAssertEqual(m.onAdopted(), .none)
+        var dead = ViewerStateMachine()
+        _ = dead.onAdopted()
+        for _ in 0..<3 { _ = dead.onProbe(ok: false) }
+        XCTAssertEqual(dead.onProbe(ok: false), .checkProcess)
+        if case .failStart = dead.onProcessCheck(alive: false, logTail: "gone") {} else { XCTFail("a dead adopted viewer fails") }
+    }
+
+    func testIdentifyScriptMatchesOnlyTheLaunchedCommandAndQuotes() {
+        let script = ViewerScripts.identify(pid: 4242, port: 35001, directory: "/h/.cache/rviewer/x'; kill -9 -1; '")
+        XCTAssertTrue(script.contains("ps -ww -o args= -p 4242"), script)
+        XCTAssertTrue(script.contains("grep -qF -- ' -m runicorn viewer --host 127.0.0.1 --port 35001 '"), script)
+        XCTAssertTrue(script.contains(#"[ -d '/h/.cache/rviewer/x'\''; kill -9 -1; '\''' ]"#), script)
+        XCTAssertFalse(script.contains("kill -TERM") || script.contains("kill -KILL"), "it never signals")
+    }
+
     func testLaunchScriptQuotesEverything() {
         let script = ViewerScripts.launch(id: "viewer_1", python: "/home/u/my env/bin/python3", storage: "/data/$(rm -rf ~)'x")
         XCTAssertTrue(script.contains("'/home/u/my env/bin/python3' -m runicorn viewer --host 127.0.0.1"))
