@@ -20,6 +20,8 @@ from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensur
 
 # Added each way by the delaying proxy: a 50 ms round trip, like a server abroad.
 PROXY_DELAY_S = 0.025
+# Pairs (loopback, proxied) of connect/detect/start measured in the round-trip section.
+RTT_PAIRS = 5
 
 
 def fmt(s, digits=0):
@@ -243,7 +245,9 @@ class Bench:
         s = summary(ssh_runs)
         rows.append(["ssh host 'uname -sn; python3 -V'", fmt(s, 3), f"{s[0] / rtt:.1f}"])
         conn_runs, det_runs, ping_runs, start_runs, own_runs, own_det_runs = [], [], [], [], [], []
-        for _ in range(self.args.runs):
+        # The viewer's own start varies by ~100 ms (two round trips) from start to start:
+        # at least 5 pairs, each own start next to its proxied one, steady the medians.
+        for _ in range(max(self.args.runs, RTT_PAIRS)):
             # The viewer's and the detection script's own times: the same calls on loopback, no proxy.
             cid = self.daemon.connect(self.sshd, BENCH_USER)
             own_det_runs.append(timed(lambda: self.daemon.call("POST", "/api/remote/environments/detect",

@@ -1,4 +1,5 @@
 import Glibc
+import Reactor
 
 /// One viewer this daemon started and has not stopped: enough to find it on its server
 /// again and to take it back (the process, its port, its directory).
@@ -171,7 +172,7 @@ public final class ViewerLedgerFile {
 
     public init(path: String) {
         self.path = path
-        let (ledger, rejected) = ViewerLedger.decode(Self.read(path) ?? "")
+        let (ledger, rejected) = ViewerLedger.decode(FileContents.read(path).map { String(decoding: $0, as: UTF8.self) } ?? "")
         self.ledger = ledger
         self.rejectedAtLoad = rejected
     }
@@ -187,51 +188,12 @@ public final class ViewerLedgerFile {
     }
 
     private func save() {
-        let tmp = path + ".tmp"
-        let text = ledger.encoded()
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return fail("cannot write \(tmp)") }
-        let ok = text.utf8.withContiguousStorageIfAvailable { buf -> Bool in
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
-        } ?? false
-        let synced = ok && fsync(fd) == 0
-        let failure = errno
-        close(fd)
-        guard synced else {
-            unlink(tmp)
-            return fail("cannot write \(tmp)", failure)
+        do {
+            try FileContents.replace(path, with: ledger.encoded(), mode: 0o600)
+            lastError = nil
+        } catch {
+            lastError = "\(error)"
+            onSaveFailed?("\(error)")
         }
-        guard rename(tmp, path) == 0 else {
-            let failure = errno
-            unlink(tmp)
-            return fail("cannot replace \(path)", failure)
-        }
-        lastError = nil
-    }
-
-    private func fail(_ what: String, _ code: Int32 = errno) {
-        let message = "\(what): \(String(cString: strerror(code)))"
-        lastError = message
-        onSaveFailed?(message)
-    }
-
-    private static func read(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count { break }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import HTTP1
+import Reactor
 import RemoteAPI
 import SSH
 
@@ -23,7 +24,7 @@ struct Config {
     /// Reads a config file; unknown keys and wrong types are errors, so a typo never
     /// silently leaves a default in place.
     mutating func load(path: String) throws {
-        guard let bytes = readFile(path) else { throw Error(description: "cannot read config file \(path)") }
+        guard let bytes = FileContents.read(path) else { throw Error(description: "cannot read config file \(path)") }
         let json: JSON
         do { json = try JSONParser.parse(bytes) } catch {
             throw Error(description: "\(path): \(error)")
@@ -85,19 +86,6 @@ func expandHome(_ path: String) -> String {
     guard path == "~" || path.hasPrefix("~/") else { return path }
     let home = getenv("HOME").map { String(cString: $0) } ?? "/"
     return home + path.dropFirst()
-}
-
-func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count { break }
-    }
-    return out
 }
 
 /// Creates `path` and its parents with mode 0700 (the state directory holds known_hosts).

@@ -43,7 +43,7 @@ struct Daemon {
         let loop = try EventLoop()
         LibSSH2.initialize()
         let home = getenv("HOME").map { String(cString: $0) } ?? "/"
-        let sshConfig = readFile(home + "/.ssh/config").map { SSHConfigFile(text: String(decoding: $0, as: UTF8.self)) }
+        let sshConfig = FileContents.read(home + "/.ssh/config").map { SSHConfigFile(text: String(decoding: $0, as: UTF8.self)) }
         let registry = ConnectionRegistry(
             loop: loop, resolver: Resolver(loop: loop),
             knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts"),
