@@ -82,7 +82,6 @@ extension SSHSession {
         }
         var passes = 0
         var again = true
-        var budgetLeft = false
         // A few passes: a channel that finished opening frees the slot for the next.
         while again && sendOwner == nil && passes < Self.pumpPasses {
             again = false
@@ -100,13 +99,7 @@ extension SSHSession {
                 pumpRotation = start &+ served &+ 1
                 let wasOpening = channel.isOpening
                 let readBeforeStep = socketBytesRead
-                let step = channel.step(session: s, buffer: readBuffer)
-                guard isReady else { return }   // a completion may have disconnected us
-                switch step {
-                case .blocked(true): sendOwner = channel
-                case .budgetExhausted: budgetLeft = true
-                case .blocked(false), .done: break
-                }
+                if stepNow(channel, s) == .stop { return }   // a completion disconnected us
                 if sendOwner != nil { break }
                 // The open slot just freed: send the next open now, not after the
                 // pass (500 clients arriving at once wait on these opens one by one).
@@ -133,8 +126,7 @@ extension SSHSession {
             // parked inside libssh2, where epoll never reports them. Go round again.
             if socketBytesRead != readBefore { again = true }
         }
-        // Never sleep while libssh2 may hold data for a channel that hit its budget (notes §0.5).
-        if again || budgetLeft { schedulePump() }
+        if again { schedulePump() }
     }
 
     private enum OpenStart { case proceed, stop }
@@ -166,6 +158,9 @@ extension SSHSession {
         return result
     }
 
+    /// Steps one channel and keeps the books: a half-sent packet makes it the send owner;
+    /// a channel that hit its budget gets another pump before the loop sleeps (libssh2
+    /// may hold its data where epoll never reports it, notes §0.5).
     private func stepNow(_ channel: SessionChannel, _ s: OpaquePointer) -> OpenStart {
         let step = channel.step(session: s, buffer: readBuffer)
         guard isReady else { return .stop }
