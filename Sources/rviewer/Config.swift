@@ -98,3 +98,26 @@ func makePrivateDirectory(_ path: String) throws {
         }
     }
 }
+
+/// Locks `<dir>/lock` (flock, exclusive) for the daemon's life and writes its pid there.
+/// Two daemons on one state directory would overwrite each other's known_hosts and
+/// viewer ledger; the second is refused, naming the first. The kernel drops the lock
+/// when the process ends, however it ends.
+func lockStateDirectory(_ dir: String) throws -> Int32 {
+    let path = dir + "/lock"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Config.Error(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        let holder = FileContents.read(path).map { String(decoding: $0, as: UTF8.self).trimmingSpaces } ?? ""
+        close(fd)
+        throw Config.Error(description: "another rviewer\(holder.isEmpty ? "" : " (pid \(holder))") is using the state directory \(dir)")
+    }
+    let pid = "\(getpid())\n"
+    _ = ftruncate(fd, 0)
+    _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+    return fd
+}
+
+private extension String {
+    var trimmingSpaces: String { String(filter { !$0.isWhitespace }) }
+}

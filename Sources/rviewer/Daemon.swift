@@ -30,6 +30,8 @@ struct Daemon {
 
         let stateDir = expandHome(config.stateDir)
         try makePrivateDirectory(stateDir)
+        let stateLock = try lockStateDirectory(stateDir)
+        defer { close(stateLock) }
 
         // libssh2 allocates and frees a buffer per SSH packet, and libssh2 1.10's channel
         // read drains the socket for every channel first, so packets queue by the window

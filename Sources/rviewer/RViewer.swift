@@ -32,7 +32,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Configuration file (JSON; see config/rviewer.json).")
     var config: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where the daemon keeps its state (known_hosts).")
+    @Option(name: .customLong("state-dir"), help: "Where the daemon keeps its state (known_hosts, the viewer ledger, its lock).")
     var stateDir: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")

@@ -218,6 +218,18 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(daemon.stderr.contains("shutdown complete"))
     }
 
+    func testSecondDaemonOnTheSameStateDirectoryIsRefused() throws {
+        let first = try DaemonProcess()
+        XCTAssertThrowsError(try DaemonProcess(stateDirectory: first.stateDirectory)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("another rviewer (pid \(first.pid)) is using the state directory \(first.stateDirectory)"), text)
+        }
+        XCTAssertEqual(try first.request("GET", "/api/health").status, 200, "the first one serves on")
+        first.stop(signal: SIGKILL)   // however it ends, the lock goes with it
+        let next = try DaemonProcess(stateDirectory: first.stateDirectory)
+        XCTAssertEqual(try next.request("GET", "/api/health").status, 200)
+    }
+
     func testSIGINTAlsoShutsDown() throws {
         let daemon = try DaemonProcess()
         XCTAssertEqual(daemon.stop(signal: SIGINT), 0)
