@@ -14,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from measure import Sampler, first_byte_ms, iperf, parallel_wrk, summary, wrk  # noqa: E402
+from measure import Sampler, burst_ms, first_byte_ms, iperf, parallel_wrk, summary, wrk  # noqa: E402
 from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensure_bench_user,  # noqa: E402
                    free_port, ssh_tunnel, wait_listening)
 
@@ -279,7 +279,34 @@ class Bench:
         r.p("")
         r.p(f"Detection without the proxy (the script's own run time on the server): {fmt(own_det, 3)} s, "
             f"so the proxy added {(summary(det_runs)[0] - own_det[0]) / rtt:.1f} round trips to the detection.")
+        self.bursts(proxy, rtt)
         proxy.close()
+
+    def bursts(self, proxy, rtt):
+        """New clients arriving together (a browser opening a page) through the proxy:
+        the viewer's own tunnel (channels opened ahead), a generic forward to the same
+        viewer (opens on demand) and `ssh -L`, all over the same 50 ms round trip."""
+        r = self.report
+        cid = self.daemon.connect(self.sshd, BENCH_USER, proxy.port)
+        v = self.daemon.call("POST", "/api/remote/viewer/start", {"connection_id": cid, "env_name": self.env_name, "auto_open": False})
+        ps = subprocess.run(["pgrep", "-u", BENCH_USER, "-af", "runicorn viewer"], capture_output=True, text=True).stdout
+        remote = int(re.search(r"--port (\d+)", ps).group(1))
+        _, fwd = self.daemon.forward(cid, remote)
+        ssh = self.procs.start(["ssh", "-p", str(proxy.port), "-i", self.sshd.key, "-o", "StrictHostKeyChecking=no",
+                                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-N",
+                                "-L", f"127.0.0.1:{(sport := free_port())}:127.0.0.1:{remote}", f"{BENCH_USER}@127.0.0.1"])
+        wait_listening(sport)
+        paths = [("ssh -L", sport), ("rviewer viewer tunnel", v["viewer"]["local_port"]), ("rviewer generic forward", fwd)]
+        rows = []
+        for n in (1, 6, 12):
+            ms = {name: burst_ms(port, n) for name, port in paths}
+            rows.append([f"{n} new client(s) at once"] + [f"{ms[name]:.0f} ({ms[name] / 1000 / rtt:.1f} RTT)" for name, _ in paths]
+                        + [f"{ms['rviewer viewer tunnel'] / ms['ssh -L']:.2f}x"])
+        r.p("")
+        r.table(["last first byte, ms (median of 5 bursts), 50 ms RTT"] + [n for n, _ in paths] + ["viewer tunnel / ssh"], rows)
+        self.procs.stop(ssh)
+        self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": cid})
+        self.daemon.call("DELETE", f"/api/remote/connections/{cid}")
 
     def run(self):
         r = self.report

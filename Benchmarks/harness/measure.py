@@ -90,6 +90,35 @@ def first_byte_ms(port, path="/small", n=50):
     return statistics.median(times)
 
 
+def burst_ms(port, clients, path="/api/health", bursts=5):
+    """`clients` new connections made at once, each sending one GET: the median over
+    `bursts` of the ms until the last of them has its first response byte (a browser
+    opening its connections to a page)."""
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    lasts = []
+    for _ in range(bursts):
+        times = [None] * clients
+        t0 = time.perf_counter()
+
+        def one(i):
+            s = socket.create_connection(("127.0.0.1", port), 10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(req)
+            if s.recv(1):
+                times[i] = (time.perf_counter() - t0) * 1000
+            s.close()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if None in times:
+            raise RuntimeError(f"burst through port {port}: a client got no response")
+        lasts.append(max(times))
+        time.sleep(0.3)   # let the tunnels settle (spares refill) between bursts
+    return statistics.median(lasts)
+
+
 class Sampler:
     """Samples threads and RSS of processes every 50 ms while a load runs."""
 

@@ -12,12 +12,21 @@ public final class LocalForward {
     private let lanes: ForwardLanes
     private var listeners: [Listener] = []
     private var clients: [ObjectIdentifier: TunnelClient] = [:]
+    /// Channels opened ahead, waiting for clients (see `spareTarget`).
+    private var spares: [TunnelClient] = []
+    /// How many spares to keep: 0 keeps the forward transparent (a channel opens the
+    /// target's connection, so a generic forward opens one only for a client).
+    private let spareTarget: Int
+    /// A spare ended unused (refused, or closed by the server): no more until a client
+    /// comes, so a target that refuses cannot make the forward open channels in a loop.
+    private var sparesPaused = false
 
     /// Listens on 127.0.0.1:`localPort` (0 picks one) and, where the machine has IPv6
     /// loopback, on [::1] with the same port, so "localhost" works either way.
     init(loop: EventLoop, session: SSHSession, localPort: Int, remoteHost: String, remotePort: Int,
-         lanePolicy: LanePolicy) throws {
+         lanePolicy: LanePolicy, spareChannels: Int) throws {
         self.loop = loop
+        spareTarget = spareChannels
         lanes = ForwardLanes(loop: loop, primary: session, policy: lanePolicy)
         self.remoteHost = remoteHost
         self.remotePort = remotePort
@@ -30,27 +39,64 @@ public final class LocalForward {
         }
         accept = { [unowned self] fd in self.accepted(fd) }
         lanes.owns = { [unowned self] client in self.clients[ObjectIdentifier(client)] != nil }
+        refillSpares()
     }
 
     public var isOpen: Bool { !listeners.isEmpty }
 
     private func accepted(_ fd: Int32) {
+        defer {
+            sparesPaused = false
+            refillSpares()
+        }
+        // The spare furthest along (open, else opening, else first in the open queue).
+        if let i = spares.indices.max(by: { (spares[$0].spareProgress ?? -1) < (spares[$1].spareProgress ?? -1) }),
+           spares[i].spareProgress != nil {
+            let spare = spares.remove(at: i)
+            track(spare)
+            spare.attach(fd: fd)
+            return
+        }
         guard let session = lanes.sessionForNewClient() else {
             Socket.close(fd)
             return
         }
         let client = TunnelClient(fd: fd, targetHost: remoteHost, targetPort: remotePort, loop: loop,
                                   session: session, counters: counters)
-        clients[ObjectIdentifier(client)] = client
-        client.onClosed = { [weak self] c in self?.clients[ObjectIdentifier(c)] = nil }
+        track(client)
         session.add(client)
     }
+
+    private func track(_ client: TunnelClient) {
+        clients[ObjectIdentifier(client)] = client
+        client.onClosed = { [weak self] c in self?.clients[ObjectIdentifier(c)] = nil }
+    }
+
+    /// Opens spares up to the target (none while paused or listening no more).
+    private func refillSpares() {
+        while spares.count < spareTarget, !sparesPaused, isOpen, let session = lanes.sessionForNewClient() {
+            let spare = TunnelClient(spareFor: remoteHost, targetPort: remotePort, loop: loop, session: session, counters: counters)
+            spare.onClosed = { [weak self] c in
+                guard let self, let i = self.spares.firstIndex(where: { $0 === c }) else { return }
+                self.spares.remove(at: i)
+                self.sparesPaused = true
+            }
+            spares.append(spare)
+            session.add(spare)
+        }
+    }
+
+    /// Spares held now (open, opening or waiting for the open slot).
+    public var spareCount: Int { spares.count }
 
     /// Stops listening and closes every client.
     public func close() {
         for l in listeners { l.close() }
         listeners = []
         for client in Array(clients.values) { client.shutdown() }
+        let unused = spares
+        spares = []
+        for spare in unused { spare.shutdown() }
         lanes.close()
     }
 
@@ -60,12 +106,13 @@ public final class LocalForward {
 
 extension SSHSession {
     /// Forwards a loopback port to `remoteHost:remotePort` as seen from the server.
+    /// `spareChannels`: channels kept open ahead for clients to come (0: none; see LocalForward).
     public func forward(localPort: Int, remoteHost: String, remotePort: Int,
-                        lanePolicy: LanePolicy = LanePolicy()) throws -> LocalForward {
+                        lanePolicy: LanePolicy = LanePolicy(), spareChannels: Int = 0) throws -> LocalForward {
         guard isReady else { throw closedError ?? .disconnected("the SSH session is not connected") }
         do {
             return try LocalForward(loop: loop, session: self, localPort: localPort, remoteHost: remoteHost,
-                                    remotePort: remotePort, lanePolicy: lanePolicy)
+                                    remotePort: remotePort, lanePolicy: lanePolicy, spareChannels: spareChannels)
         } catch let error as SystemError {
             throw SSHError.invalidParameters("cannot listen on local port \(localPort): \(error)")
         }

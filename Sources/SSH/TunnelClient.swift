@@ -26,7 +26,8 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// with the same arguments.
     private enum PendingOp { case none, open, write(Int), sendEOF, read, close }
 
-    let fd: Int32
+    /// The local client's socket; -1 while this is a spare (see `init(spareFor:)`).
+    private(set) var fd: Int32
     private let targetHost: String
     private let targetPort: Int32
     private unowned let loop: EventLoop
@@ -58,6 +59,41 @@ final class TunnelClient: SessionChannel, IOHandler {
         counters.activeClients += 1
         counters.totalClients += 1
         token = loop.register(fd: fd, interest: [], handler: self)
+    }
+
+    /// A spare: opens its channel ahead of any client and holds it, unread, until a
+    /// client arrives (`attach`), which then skips the open's round trip.
+    init(spareFor targetHost: String, targetPort: Int, loop: EventLoop, session: SSHSession, counters: TunnelCounters) {
+        fd = -1
+        self.targetHost = targetHost
+        self.targetPort = Int32(targetPort)
+        self.loop = loop
+        self.session = session
+        self.counters = counters
+    }
+
+    /// No client yet (a spare).
+    var isSpare: Bool { fd < 0 }
+
+    /// How far a spare has got: 2 open, 1 opening, 0 waiting for the open slot; nil
+    /// once it is closing (no client can take it).
+    var spareProgress: Int? {
+        switch machine.state {
+        case .open: return 2
+        case .opening: return 1
+        case .queued: return 0
+        case .closing, .closed: return nil
+        }
+    }
+
+    /// A client takes this spare: from now on it is an ordinary tunnel client.
+    func attach(fd: Int32) {
+        precondition(isSpare, "a spare takes one client")
+        self.fd = fd
+        counters.activeClients += 1
+        counters.totalClients += 1
+        token = loop.register(fd: fd, interest: [], handler: self)
+        session?.schedulePump()
     }
 
     var needsOpenSlot: Bool { machine.state == .queued }
@@ -131,6 +167,18 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// One pass both ways, each direction within its budget.
     private func pumpBytes(_ s: OpaquePointer) -> ChannelStep {
         guard let ch = channel else { return .done }
+        if isSpare {
+            // Nothing is taken for a spare (what the server sends waits for its client),
+            // but libssh2 must take in what arrived: a zero-byte read processes the
+            // socket's packets, or they would stay there, readable for epoll, for ever.
+            let n = libssh2_channel_read_ex(ch, 0, down.writable.baseAddress!.assumingMemoryBound(to: CChar.self), 0)
+            if n == Int(LIBSSH2_ERROR_EAGAIN), outboundBlocked(s) { return blocked(s, .read) }
+            if n < 0 && n != Int(LIBSSH2_ERROR_EAGAIN) { return channelFailed() }
+            // One the server ended before any client came is closed.
+            guard libssh2_channel_eof(ch) == 1 else { return .blocked(ownsSendSlot: false) }
+            perform(machine.onClientError())
+            return .budgetExhausted   // the close proceeds in the next pass
+        }
         // A half-sent packet of ours goes first, with the same arguments.
         switch pending {
         case .write(let len):
@@ -289,8 +337,10 @@ final class TunnelClient: SessionChannel, IOHandler {
         case .closeClient:
             if let token { loop.unregister(token) }
             token = nil
-            Socket.close(fd)
-            counters.activeClients -= 1
+            if !isSpare {
+                Socket.close(fd)
+                counters.activeClients -= 1
+            }
             onClosed?(self)
         }
     }

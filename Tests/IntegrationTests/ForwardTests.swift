@@ -7,14 +7,19 @@ import XCTest
 final class EchoServer: @unchecked Sendable {
     let fd: Int32
     let port: Int
+    private let lock = NSLock()
+    private var acceptedCount = 0
+    /// Connections accepted so far.
+    var accepted: Int { lock.lock(); defer { lock.unlock() }; return acceptedCount }
 
     init() throws {
         (fd, port) = SSHDFixture.listenLoopback(backlog: 128)
         let listener = fd
-        Thread.detachNewThread {
+        Thread.detachNewThread { [self] in
             while true {
                 let c = accept(listener, nil, nil)
                 if c < 0 { return }
+                self.lock.lock(); self.acceptedCount += 1; self.lock.unlock()
                 Thread.detachNewThread {
                     var buf = [UInt8](repeating: 0, count: 65536)
                     while true {
@@ -164,6 +169,19 @@ final class ForwardTests: XCTestCase {
         }
         done.wait()
         return (box.sum, received)
+    }
+
+    /// A generic forward is transparent: the target sees a connection only when a
+    /// client makes one (the viewer's tunnel opens some ahead; see ViewerTests).
+    func testGenericForwardOpensNothingAhead() throws {
+        let (_, port) = try openForward()
+        usleep(1_000_000)
+        XCTAssertEqual(echo.accepted, 0)
+        let (sent, received) = Self.roundTrip(port: port, bytes: 1000, seed: 7)
+        XCTAssertEqual(sent.count, 1000)
+        XCTAssertEqual(received.value, sent.value)
+        XCTAssertEqual(received.count, sent.count)
+        XCTAssertEqual(echo.accepted, 1)
     }
 
     func testConcurrentClientsChecksummedBothWaysWithHalfClose() throws {

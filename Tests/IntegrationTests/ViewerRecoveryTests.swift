@@ -29,7 +29,7 @@ extension EnvironmentDetectionTests {
         // Another daemon (its own state) connecting to the same server leaves it alone.
         daemon = try DaemonProcess(environment: ["HOME": Self.sshd!.home.path])
         let stranger = try connect()
-        usleep(1_500_000)
+        usleep(2_000_000)
         let none = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(stranger)").json?["viewer"] as? [String: Any]
         XCTAssertEqual(none?["status"] as? String, "stopped", "no viewer of its own")
         XCTAssertEqual(kill(pid, 0), 0)
@@ -39,7 +39,7 @@ extension EnvironmentDetectionTests {
         let second = try connect()
         let back = try waitForViewer(second, status: "running")
         XCTAssertEqual(back?["url"] as? String, "http://localhost:\(localPort)")
-        XCTAssertGreaterThanOrEqual(back?["uptime_seconds"] as? Int ?? -1, 2, "its uptime counts from its first start")
+        XCTAssertGreaterThanOrEqual(back?["uptime_seconds"] as? Int ?? -1, 1, "its uptime counts from its first start (a new one would be 0)")
         XCTAssertEqual(try httpGet(port: localPort, path: "/api/health").json?["status"] as? String, "ok")
         XCTAssertEqual(try viewerPID(), pid)
         XCTAssertEqual(runningViewers().count, 1, "no second viewer was started")

@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import XCTest
 
+/// How many channels the viewer's tunnel keeps open ahead (ViewerService.viewerSpareChannels).
+enum ConnectionsAhead {
+    static let viewer = 6
+}
+
 /// The real Runicorn viewer started, served through its tunnel, watched and stopped.
 extension EnvironmentDetectionTests {
     func startViewer(_ id: String, env: String = "runi") throws -> RawClient.Response {
@@ -100,7 +105,17 @@ extension EnvironmentDetectionTests {
         let r = try startViewer(id)
         XCTAssertEqual(r.status, 200, r.text)
         let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        let remotePort = try viewerRemotePort()
+        try waitForChannelsAhead(remotePort, count: ConnectionsAhead.viewer)
+        let opensBefore = directTCPIPOpens()
+        let cpuBefore = daemon.cpuSeconds
         kill(-(try viewerPID()), SIGKILL)
+        // The server ends the channels held open ahead: they close, and none is opened
+        // again (it would be refused) until a client comes; no request comes meanwhile.
+        usleep(3_000_000)
+        XCTAssertEqual(directTCPIPOpens(), opensBefore, "no channel opens after the viewer died, unasked")
+        XCTAssertLessThan(daemon.cpuSeconds - cpuBefore, 1, "the daemon does not spin on what the server sent")
+        XCTAssertEqual(serverConnections(toPort: remotePort).count, 0)
         var status = ""
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -115,6 +130,69 @@ extension EnvironmentDetectionTests {
         XCTAssertThrowsError(try httpGet(port: localPort, path: "/api/health"), "its listener is closed")
         XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
+    }
+
+    /// The port the viewer listens on, on the server (from its command line).
+    func viewerRemotePort() throws -> Int {
+        let ps = try SSHDFixture.run("/bin/sh", ["-c", "pgrep -u \(Self.user) -af 'runicorn viewer' || true"])
+        let match = try XCTUnwrap(ps.range(of: #"--port (\d+)"#, options: .regularExpression), ps)
+        return try XCTUnwrap(Int(ps[match].dropFirst("--port ".count)))
+    }
+
+    /// sshd's connections to `port` on the server (one per open channel of a tunnel to
+    /// it), by sshd's local port: true once one carried bytes to it (a request).
+    func serverConnections(toPort port: Int) -> [Int: Bool] {
+        let out = (try? SSHDFixture.run("/bin/sh", ["-c", "ss -Htin state established '( dport = :\(port) )'"])) ?? ""
+        var result: [Int: Bool] = [:]
+        var current: Int?
+        for line in out.split(separator: "\n") {
+            if line.first == "\t" || line.first == " " {
+                if let c = current { result[c] = line.contains("bytes_sent:") }
+            } else {
+                let fields = line.split(separator: " ")
+                current = fields.count >= 4 ? fields[2].split(separator: ":").last.flatMap { Int($0) } : nil
+                if let c = current { result[c] = false }
+            }
+        }
+        return result
+    }
+
+    /// Waits until sshd holds `count` connections to `port`; returns them.
+    @discardableResult
+    func waitForChannelsAhead(_ port: Int, count: Int, timeout: TimeInterval = 15) throws -> [Int: Bool] {
+        var seen: [Int: Bool] = [:]
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            seen = serverConnections(toPort: port)
+            if seen.count == count { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(seen.count, count, "sshd's connections to port \(port)")
+        return seen
+    }
+
+    /// direct-tcpip channel opens sshd has logged so far.
+    func directTCPIPOpens() -> Int { Self.sshd!.log.components(separatedBy: "ctype direct-tcpip").count - 1 }
+
+    func testViewerTunnelHoldsChannelsOpenForTheBrowsersConnections() throws {
+        let id = try connect()
+        let r = try startViewer(id)
+        XCTAssertEqual(r.status, 200, r.text)
+        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        let remotePort = try viewerRemotePort()
+        let ahead = try waitForChannelsAhead(remotePort, count: ConnectionsAhead.viewer)
+        XCTAssertFalse(ahead.values.contains(true), "nothing went through them yet")
+        // A browser opens its connections at once: each request rides a channel opened ahead.
+        let clients = try (0..<ConnectionsAhead.viewer).map { _ in try RawClient(port: localPort, timeout: 10) }
+        for c in clients { try c.send("GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n") }
+        for c in clients { XCTAssertEqual(try c.readResponse().status, 200) }
+        let after = serverConnections(toPort: remotePort)
+        XCTAssertEqual(ahead.keys.filter { after[$0] == true }.count, ConnectionsAhead.viewer, "\(ahead) -> \(after)")
+        // As many are opened again for the next clients, while these stay connected.
+        try waitForChannelsAhead(remotePort, count: 2 * ConnectionsAhead.viewer)
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
+        XCTAssertEqual(serverConnections(toPort: remotePort).count, 0, "the stop ended them all")
+        _ = clients
     }
 
     func waitForViewer(_ id: String, status wanted: String, timeout: TimeInterval = 30) throws -> [String: Any]? {
