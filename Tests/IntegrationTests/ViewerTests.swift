@@ -101,11 +101,7 @@ extension EnvironmentDetectionTests {
     }
 
     func testViewerKilledFromOutsideIsReported() throws {
-        let id = try connect()
-        let r = try startViewer(id)
-        XCTAssertEqual(r.status, 200, r.text)
-        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
-        let remotePort = try viewerRemotePort()
+        let (id, localPort, remotePort) = try connectWithRunningViewer()
         try waitForChannelsAhead(remotePort, count: ConnectionsAhead.viewer)
         let opensBefore = directTCPIPOpens()
         let cpuBefore = daemon.cpuSeconds
@@ -130,6 +126,15 @@ extension EnvironmentDetectionTests {
         XCTAssertThrowsError(try httpGet(port: localPort, path: "/api/health"), "its listener is closed")
         XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
+    }
+
+    /// A new connection with a viewer started on it: its id, local and remote ports.
+    func connectWithRunningViewer() throws -> (id: String, localPort: Int, remotePort: Int) {
+        let id = try connect()
+        let r = try startViewer(id)
+        XCTAssertEqual(r.status, 200, r.text)
+        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        return (id, localPort, try viewerRemotePort())
     }
 
     /// The port the viewer listens on, on the server (from its command line).
@@ -175,11 +180,7 @@ extension EnvironmentDetectionTests {
     func directTCPIPOpens() -> Int { Self.sshd!.log.components(separatedBy: "ctype direct-tcpip").count - 1 }
 
     func testViewerTunnelHoldsChannelsOpenForTheBrowsersConnections() throws {
-        let id = try connect()
-        let r = try startViewer(id)
-        XCTAssertEqual(r.status, 200, r.text)
-        let localPort = try XCTUnwrap((r.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
-        let remotePort = try viewerRemotePort()
+        let (id, localPort, remotePort) = try connectWithRunningViewer()
         let ahead = try waitForChannelsAhead(remotePort, count: ConnectionsAhead.viewer)
         XCTAssertFalse(ahead.values.contains(true), "nothing went through them yet")
         // A browser opens its connections at once: each request rides a channel opened ahead.
