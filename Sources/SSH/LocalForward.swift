@@ -86,9 +86,6 @@ public final class LocalForward {
         }
     }
 
-    /// Spares held now (open, opening or waiting for the open slot).
-    public var spareCount: Int { spares.count }
-
     /// Stops listening and closes every client.
     public func close() {
         for l in listeners { l.close() }
