@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensur
 # Added each way by the delaying proxy: a 50 ms round trip, like a server abroad.
 PROXY_DELAY_S = 0.025
 # Pairs (loopback, proxied) of connect/detect/start measured in the round-trip section.
-RTT_PAIRS = 5
+RTT_PAIRS = 9
 
 
 def fmt(s, digits=0):
@@ -272,13 +273,15 @@ class Bench:
         r.table(["operation", "wall s", "round trips (wall / RTT)"], rows)
         r.p("")
         own = summary(own_runs)
-        extra = (summary(start_runs)[0] - own[0]) / rtt
+        # Each proxied start against the loopback start just before it (same machine
+        # state): the median of those differences, not the difference of two medians.
+        extra = statistics.median(p - o for p, o in zip(start_runs, own_runs)) / rtt
         r.p(f"Viewer start without the proxy (the viewer's own start time): {fmt(own, 3)} s, "
-            f"so the proxy added {extra:.1f} round trips to the start.")
+            f"so the proxy added {extra:.1f} round trips to the start (median of {len(own_runs)} paired differences).")
         own_det = summary(own_det_runs)
         r.p("")
         r.p(f"Detection without the proxy (the script's own run time on the server): {fmt(own_det, 3)} s, "
-            f"so the proxy added {(summary(det_runs)[0] - own_det[0]) / rtt:.1f} round trips to the detection.")
+            f"so the proxy added {statistics.median(p - o for p, o in zip(det_runs, own_det_runs)) / rtt:.1f} round trips to the detection.")
         self.bursts(proxy, rtt)
         proxy.close()
 
