@@ -60,7 +60,9 @@ final class DaemonProcess {
         }
         guard let found else {
             process.kill9()
-            throw NSError(domain: "DaemonProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "daemon did not start: \((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")"])
+            let stderr = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(at: directory)   // no deinit for an object never made
+            throw NSError(domain: "DaemonProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "daemon did not start: \(stderr)"])
         }
         port = found
     }
