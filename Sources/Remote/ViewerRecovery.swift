@@ -1,5 +1,4 @@
 import Glibc
-import Reactor
 import SSH
 
 /// Viewers outlive a daemon that dies without stopping them (killed, crashed, the laptop
@@ -43,17 +42,9 @@ extension ConnectionRegistry {
         viewer.startedEpoch = record.startedEpoch
         let elapsed = UInt64(max(0, Int(time(nil)) - record.startedEpoch)) * 1_000_000_000
         viewer.startedMonotonic = loop.now > elapsed ? loop.now - elapsed : 1
-        viewer.preferredLocalPort = Self.isFree(localPort: record.localPort) ? record.localPort : 0
+        viewer.preferredLocalPort = Self.unavailable(localPort: record.localPort) == nil ? record.localPort : 0
         connection.viewer = viewer
         onViewerRecovery?("viewer \(record.id) (pid \(record.pid)) from an earlier run is running: taken back on \(connection.id)")
         act(connection, viewer, viewer.machine.onAdopted())
-    }
-
-    /// Whether 127.0.0.1:`port` can be listened on now (0: any port will do).
-    static func isFree(localPort port: Int) -> Bool {
-        guard port != 0 else { return true }
-        guard let fd = try? Socket.listen(host: "127.0.0.1", port: port, backlog: 1) else { return false }
-        Socket.close(fd)
-        return true
     }
 }

@@ -31,10 +31,8 @@ extension ConnectionRegistry {
         }
         if let current = connection.viewer, current.machine.isActive { return done(.failure(.alreadyRunning)) }
         // A pinned local port that is taken fails now, before anything runs on the server.
-        if let port = localPort {
-            do { Socket.close(try Socket.listen(host: "127.0.0.1", port: port, backlog: 1)) } catch {
-                return done(.failure(.ssh(.invalidParameters("cannot listen on local port \(port): \(error)"))))
-            }
+        if let port = localPort, let error = Self.unavailable(localPort: port) {
+            return done(.failure(.ssh(.invalidParameters("cannot listen on local port \(port): \(error)"))))
         }
         // Claim the slot before any await: a second start now gets 409.
         let viewer = Viewer(id: newID(prefix: "viewer_"), envName: envName)
@@ -91,6 +89,13 @@ extension ConnectionRegistry {
         act(connection, viewer, action)
     }
 
+    /// Why 127.0.0.1:`port` cannot be listened on now; nil when it can (0: any port can).
+    static func unavailable(localPort port: Int) -> Error? {
+        guard port != 0 else { return nil }
+        do { Socket.close(try Socket.listen(host: "127.0.0.1", port: port, backlog: 1)) } catch { return error }
+        return nil
+    }
+
     /// Listens on `localPort` (0: any free one) for the viewer and arms the start
     /// deadline, which bounds the probing; false, after failing the start, when it cannot.
     private func openTunnel(_ connection: Connection, _ viewer: Viewer, localPort: Int, remotePort: Int) -> Bool {
@@ -144,8 +149,7 @@ extension ConnectionRegistry {
             startMonitor(connection, viewer)
             viewer.answerStart(.success(viewer))
         case .failStart(let reason):
-            if let t = viewer.timer { loop.disarm(t) }
-            viewer.tunnel?.close()
+            releaseViewer(viewer)
             if let pid = viewer.pid, let dir = viewer.directory {
                 connection.session.exec(ViewerScripts.stop(pid: pid, directory: dir, graceTenths: 10, cleanup: false),
                                         timeoutMs: Self.viewerCommandTimeoutMs) { [weak self] outcome in
@@ -180,9 +184,7 @@ extension ConnectionRegistry {
     /// Closes the tunnel, ends the process group rviewer started (TERM, KILL after the
     /// grace period; `stopCleanup` also removes its directory), answers the stops.
     private func endProcess(_ connection: Connection, _ viewer: Viewer) {
-        if let t = viewer.timer { loop.disarm(t) }
-        if let m = viewer.monitor { loop.disarm(m) }
-        viewer.tunnel?.close()
+        releaseViewer(viewer)
         guard let pid = viewer.pid, let dir = viewer.directory, connection.session.isReady else {
             // Nothing launched, or no way to reach it: a recorded process stays recorded.
             return finishStop(viewer, .success(()))
@@ -209,9 +211,10 @@ extension ConnectionRegistry {
                                    startedAt: viewer.startedAt ?? Timestamp.now(), startedEpoch: viewer.startedEpoch ?? Int(time(nil))))
     }
 
-    /// Its connection goes without stopping it (`cleanup_viewer=false`, or a stop that
-    /// could not reach the server): the tunnel and the watches end here; the process runs
-    /// on, still in the ledger, for a later connection to take back.
+    /// Ends what the daemon holds for the viewer here: its start deadline, its process
+    /// watch and its tunnel. Stops and failed starts go on to end the process; a
+    /// connection that goes without stopping it (`cleanup_viewer=false`) leaves the
+    /// process running, still in the ledger, for a later connection to take back.
     func releaseViewer(_ viewer: Viewer) {
         if let t = viewer.timer { loop.disarm(t) }
         if let m = viewer.monitor { loop.disarm(m) }
