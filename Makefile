@@ -2,7 +2,7 @@
 #   make run   installs what is missing, builds, starts the daemon on 127.0.0.1:23300
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
-#              (writes Benchmarks/results/latest.md; needs root, see Benchmarks/)
+#              (writes Benchmarks/results/latest.md and detect.md; needs root)
 #   make test-libssh2-next / bench-libssh2-next  the same against the next Debian
 #              release's libssh2 (1.11 on Debian 12), downloaded, not installed
 SWIFT ?= swift
@@ -32,7 +32,7 @@ test: setup-test
 
 bench: setup-bench build
 	python3 Benchmarks/harness/bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
-	Benchmarks/detect_bench.sh
+	Benchmarks/detect_bench.sh | tee Benchmarks/results/detect.md
 
 test-libssh2-next: setup-test
 	SWIFT=$(SWIFT) scripts/libssh2-next.sh test

@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
-            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys",
+            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["rviewer"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR"]),
     ],
     swiftLanguageModes: [.v5]
 )

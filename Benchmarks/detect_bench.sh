@@ -39,7 +39,10 @@ id=$(curl -s -XPOST "$api/api/remote/connect" -H 'Content-Type: application/json
   | tee "$work/connect.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connection_id"])') || { cat "$work/connect.json" "$work/sshd.log" >&2; exit 1; }
 ping=$(curl -s "$api/api/remote/ping?connection_id=$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["latency_ms"])')
 
-echo "Environment detection, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), loopback sshd, median of $runs runs"
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+echo "# Environment detection"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($cpu); libssh2 $(curl -s "$api/api/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["libraries"]["libssh2"])'); loopback sshd; median of $runs runs"
 echo "(SSH round trip measured by ping: ${ping} ms)"
 printf '| environments | exec channels | wall ms (median) | min | max |\n|---|---|---|---|---|\n'
 for n in 1 10 100; do

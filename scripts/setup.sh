@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what rviewer needs and is missing; quick and silent when all is there.
 #   scripts/setup.sh build   -> build dependencies (libssh2, llhttp, pkg-config)
-#   scripts/setup.sh test    -> build dependencies + sshd, ssh client, python3-venv, curl
+#   scripts/setup.sh test    -> build dependencies + sshd, ssh client, python3-venv, curl, ss (iproute2)
 #   scripts/setup.sh bench   -> test dependencies + wrk, nginx
 # On Debian 12 libllhttp-dev is not in the release: it comes from the next Debian
 # release through an apt source whose mirror is derived from the machine's own
@@ -10,7 +10,7 @@ set -euo pipefail
 
 what=${1:-build}
 build_pkgs=(pkg-config libssh2-1-dev libllhttp-dev)
-test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd)
+test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2)
 bench_pkgs=(wrk nginx-light iperf3)
 
 want=("${build_pkgs[@]}")

@@ -175,8 +175,10 @@ int EVP_Cipher(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned char *in,
         if (st->pos == st->len) {
             size_t left = inl - done;
             if (left >= KEYSTREAM_BYTES) {
-                // A whole packet at once (libssh2 1.11): nothing to gain, pass through.
+                // A whole keystream's worth or more in one call (a libssh2 that hands
+                // over whole packets): nothing to gain, pass through.
                 int rc = real_cipher(ctx, out + done, in + done, (unsigned)left);
+                if (rc >= 0) stats.bytes_passed_through += left;
                 return rc < 0 ? rc : (int)inl;
             }
             int rc = real_cipher(ctx, st->keystream, zeros, KEYSTREAM_BYTES);

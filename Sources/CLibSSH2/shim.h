@@ -3,6 +3,7 @@
 // libssh2 1.10 (Debian 12) and 1.11 (Debian 13, Ubuntu 24.04). Function-like macros
 // do not import into Swift; the wrappers rviewer uses live here.
 #include <libssh2.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,11 +212,20 @@ static inline int cssh2_knownhost_keybit(int hostkey_type) {
     }
 }
 
+/// `*recorded` is the entry that matched or mismatched (its key in base64, owned by
+/// `kh`), NULL when none did.
 static inline int cssh2_knownhost_checkp(LIBSSH2_KNOWNHOSTS *kh, const char *host, int port,
-                                         const char *key, size_t len, int keybit) {
+                                         const char *key, size_t len, int keybit, const char **recorded) {
     struct libssh2_knownhost *found = NULL;
-    return libssh2_knownhost_checkp(kh, host, port, key, len,
-                                    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, &found);
+    int rc = libssh2_knownhost_checkp(kh, host, port, key, len,
+                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, &found);
+    *recorded = found ? found->key : NULL;
+    return rc;
+}
+
+/// SHA-256 of `len` bytes into `out` (32 bytes), with the libcrypto libssh2 uses; 1 on success.
+static inline int cssh2_sha256(const void *data, size_t len, unsigned char *out) {
+    return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
 }
 
 static inline int cssh2_knownhost_add(LIBSSH2_KNOWNHOSTS *kh, const char *hostspec,

@@ -5,7 +5,8 @@
 ///
 /// Output, one record per line, fields separated by tabs:
 ///   ENV  type  name  prefix  python  version  runicorn_version  realpath
-///   CFG  $RUNICORN_DIR  user_root_dir-from-runicorn's-config.json
+///   CFG  $RUNICORN_DIR  user_root_dir  viewer_port   (the last two from Runicorn's
+///        config.json; viewer_port only when it is a number)
 enum DetectionScript {
     static let text = #"""
 tab=$(printf '\t'); cr=$(printf '\r'); nl='
@@ -42,8 +43,8 @@ probe() {
       break
     done
   fi
-  if [ -z "$v" ]; then
-    case "$p" in */.pyenv/versions/[0-9]*) v=${p##*/};; esac
+  if [ -z "$v" ] && [ "$t" = pyenv ]; then
+    case "${p##*/}" in [0-9]*) v=${p##*/};; esac
   fi
   [ -n "$v" ] || v=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
   rc=$(rcver "$p"/lib/python*/site-packages)
@@ -101,8 +102,11 @@ for s in /usr/bin/python3 /usr/local/bin/python3 $(command -v python3 2>/dev/nul
   break
 done
 cfg="${XDG_CONFIG_HOME:-$HOME/.config}/runicorn/config.json"
-urd=""
-[ -f "$cfg" ] && urd=$(sed -n 's/.*"user_root_dir"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$cfg" | head -n 1)
-printf 'CFG\t%s\t%s\n' "${RUNICORN_DIR:-}" "$urd"
+urd=""; vp=""
+if [ -f "$cfg" ]; then
+  urd=$(sed -n 's/.*"user_root_dir"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$cfg" | head -n 1)
+  vp=$(sed -n 's/.*"viewer_port"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$cfg" | head -n 1)
+fi
+printf 'CFG\t%s\t%s\t%s\n' "${RUNICORN_DIR:-}" "$urd" "$vp"
 """#
 }

@@ -25,10 +25,19 @@ public struct DetectionResult: Equatable, Sendable {
     public var userRootDir: String?
     /// RUNICORN_DIR in the remote login environment, if set.
     public var runicornDir: String?
+    /// `viewer_port` from Runicorn's config.json, if set there (1...65535).
+    public var configuredViewerPort: Int?
+
+    /// Runicorn's own default viewer port (runicorn 0.7.2 cli.py: `--port` default 23300;
+    /// its config.json names no port).
+    public static let runicornDefaultViewerPort = 23300
+
+    /// The port Runicorn's viewer is configured to use: config.json's, else its default.
+    public var viewerPort: Int { configuredViewerPort ?? Self.runicornDefaultViewerPort }
 
     /// Reads the detection script's records; unknown lines are ignored.
     public static func parse(_ output: String) -> DetectionResult {
-        var result = DetectionResult(environments: [], userRootDir: nil, runicornDir: nil)
+        var result = DetectionResult(environments: [], userRootDir: nil, runicornDir: nil, configuredViewerPort: nil)
         var realPaths = Set<String>()
         var names = Set<String>()
         for line in output.split(separator: "\n", omittingEmptySubsequences: true) {
@@ -41,6 +50,7 @@ public struct DetectionResult: Equatable, Sendable {
             if f.first == "CFG", f.count >= 3 {
                 result.runicornDir = f[1].isEmpty ? nil : f[1]
                 result.userRootDir = f[2].isEmpty ? nil : f[2]
+                result.configuredViewerPort = f.count >= 4 ? Int(f[3]).flatMap { (1...65535).contains($0) ? $0 : nil } : nil
                 continue
             }
             guard f.first == "ENV", f.count >= 8, let kind = RemoteEnvironment.Kind(rawValue: f[1]) else { continue }

@@ -170,11 +170,21 @@ public final class ViewerLedgerFile {
     /// Told when a save fails (the daemon logs it; the list in memory stays right).
     public var onSaveFailed: ((String) -> Void)?
 
+    /// Ids of the viewers recorded when the file was read at start (an earlier run's);
+    /// the others were launched by this run.
+    public let loadedIDs: Set<String>
+
     public init(path: String) {
         self.path = path
         let (ledger, rejected) = ViewerLedger.decode(FileContents.read(path).map { String(decoding: $0, as: UTF8.self) } ?? "")
         self.ledger = ledger
         self.rejectedAtLoad = rejected
+        self.loadedIDs = Set(ledger.records.map(\.id))
+    }
+
+    /// Where a recorded viewer came from, for the daemon's log.
+    public func origin(of id: String) -> String {
+        loadedIDs.contains(id) ? "from an earlier run" : "kept by an earlier connection of this run"
     }
 
     public func upsert(_ record: ViewerRecord) {

@@ -25,7 +25,7 @@ extension ConnectionRegistry {
             guard r.stdoutText.hasPrefix("ALIVE") else {
                 ledger.remove(id: record.id)
                 self.onViewerRecovery?("viewer \(record.id) (pid \(record.pid) on \(record.username)@\(record.host)) "
-                                       + "from an earlier run has ended; forgotten")
+                                       + "\(ledger.origin(of: record.id)) has ended; forgotten")
                 return self.recoverViewers(connection)   // the next record, if any
             }
             guard connection.status == .connected, connection.viewer?.machine.isActive != true else { return }
@@ -44,7 +44,7 @@ extension ConnectionRegistry {
         viewer.startedMonotonic = loop.now > elapsed ? loop.now - elapsed : 1
         viewer.preferredLocalPort = Self.unavailable(localPort: record.localPort) == nil ? record.localPort : 0
         connection.viewer = viewer
-        onViewerRecovery?("viewer \(record.id) (pid \(record.pid)) from an earlier run is running: taken back on \(connection.id)")
+        onViewerRecovery?("viewer \(record.id) (pid \(record.pid)) \(ledger?.origin(of: record.id) ?? "recorded") is running: taken back on \(connection.id)")
         act(connection, viewer, viewer.machine.onAdopted())
     }
 }

@@ -50,8 +50,9 @@ public struct ViewerStateMachine {
     /// What the start request hears when a stop overtakes it.
     static let stoppedWhileStarting = "the viewer was stopped before it started"
 
-    /// First probe delay and its cap: probes double from 25 ms to 100 ms, so a viewer
-    /// is seen within ~0.1 s of being ready, without fixed sleeps. A probe costs one HTTP
+    /// Probe delays: the first probe goes at once, the retries wait 50 ms, then 100 ms
+    /// (the cap) each (25 ms doubled per failed probe), so a viewer is seen within ~0.1 s
+    /// of being ready, without fixed sleeps. A probe costs one HTTP
     /// GET through the tunnel; the cap was 500 ms until the round-trip benchmark showed
     /// it alone added up to half a second to a 1.3 s start (Benchmarks/results).
     static let firstBackoffMs = 25
@@ -61,6 +62,9 @@ public struct ViewerStateMachine {
     static let checkEvery = 4
 
     public private(set) var state: State = .launching
+    /// Taken back after a reconnect or from the ledger: it was running before, so a
+    /// process found dead exited while running, not while starting.
+    private var takenBack = false
 
     public init() {}
 
@@ -110,7 +114,9 @@ public struct ViewerStateMachine {
         switch state {
         case .waiting(let attempt):
             if alive { return .probe(afterMs: Self.backoff(attempt)) }              // keep waiting
-            let reason = "the viewer exited while starting; last log lines:\n\(logTail)"
+            let reason = takenBack
+                ? "the viewer exited while running (found gone when its connection came back); last log lines:\n\(logTail)"
+                : "the viewer exited while starting; last log lines:\n\(logTail)"
             state = .failed(reason: reason); return .failStart(reason)               // died starting
         case .running:
             if alive { return .none }                                                // fine
@@ -136,7 +142,7 @@ public struct ViewerStateMachine {
     /// new tunnel; a process that died meanwhile fails through the process check).
     public mutating func onReconnected() -> Action {
         switch state {
-        case .unreachable: state = .waiting(attempt: 0); return .reopenTunnel      // reachable again
+        case .unreachable: state = .waiting(attempt: 0); takenBack = true; return .reopenTunnel // reachable again
         case .launching, .waiting, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed:
             return .none                                                            // nothing was cut off
         }
@@ -146,7 +152,7 @@ public struct ViewerStateMachine {
     /// like after a reconnect (a new tunnel, then probes; a dead one fails the check).
     public mutating func onAdopted() -> Action {
         switch state {
-        case .launching: state = .waiting(attempt: 0); return .reopenTunnel          // a fresh machine takes it
+        case .launching: state = .waiting(attempt: 0); takenBack = true; return .reopenTunnel // a fresh machine takes it
         case .waiting, .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // already has a life
         }

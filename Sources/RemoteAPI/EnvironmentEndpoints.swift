@@ -2,9 +2,6 @@ import Remote
 import SSH
 
 extension RemoteAPI {
-    /// Runicorn's own default viewer port (runicorn 0.7.2 cli.py: `--port` default 23300).
-    static let runicornDefaultViewerPort = 23300
-
     /// Environment Detection (remote_api.md).
     public func addEnvironmentEndpoints(registry: ConnectionRegistry) {
         add("GET", "/api/remote/environments") { call in
@@ -50,7 +47,7 @@ extension RemoteAPI {
                     call.succeed([
                         ("config", .object([
                             ("user_root_dir", .optional(detection.runicornDir ?? detection.userRootDir)),
-                            ("viewer_port", .int(RemoteAPI.runicornDefaultViewerPort)),
+                            ("viewer_port", .int(detection.viewerPort)),
                         ])),
                         ("runicorn_version", .optional(env.runicornVersion)),
                     ])

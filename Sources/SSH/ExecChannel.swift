@@ -30,6 +30,8 @@ final class ExecChannel {
     private var openStartedAt: UInt64 = 0
     private let completion: (Result<ExecResult, SSHError>) -> Void
     var timer: Reactor.Timer?
+    /// The session pumping this channel (for refused opens: is a slot busy, retry later).
+    weak var owner: SSHSession?
 
     init(command: String?, outputCap: Int, completion: @escaping (Result<ExecResult, SSHError>) -> Void) {
         self.command = command
@@ -40,20 +42,33 @@ final class ExecChannel {
 
     var isOpening: Bool { machine.state == .opening }
     var isFinished: Bool { machine.state == .finished }
+    /// Holds (or is about to hold) one of the server's session slots.
+    var holdsSessionSlot: Bool {
+        switch machine.state {
+        case .opening, .starting, .reading, .closing: return true
+        case .queued, .refused, .finished: return false
+        }
+    }
+
+    /// Another session channel finished: a refused open queues again.
+    func slotFreed() { perform(machine.onSlotFreed()) }
 
     /// Runs the current state's libssh2 call, and the next ones, until blocked or done.
     func step(session: OpaquePointer, buffer: UnsafeMutableRawBufferPointer) -> ChannelStep {
         while true {
             switch machine.state {
-            case .queued:
+            case .queued, .refused:
                 return .blocked(ownsSendSlot: false)
             case .opening:
                 if openStartedAt == 0 { openStartedAt = MonotonicClock.now() }
                 guard let ch = cssh2_channel_open_session(session) else {
                     let code = cssh2_last_errno(session)
                     if code == LIBSSH2_ERROR_EAGAIN { return blocked(session) }
-                    perform(machine.onError(.libssh2(call: "channel_open", code: code, message: SSHSession.lastError(session))))
-                    return .done
+                    let error = SSHError.libssh2(call: "channel_open", code: code, message: SSHSession.lastError(session))
+                    openStartedAt = 0
+                    perform(code == LIBSSH2_ERROR_CHANNEL_FAILURE ? machine.onOpenRefused(error, slotBusy: owner?.sessionSlotBusy(besides: self) ?? false)
+                                                                  : machine.onError(error))
+                    return machine.state == .refused ? .blocked(ownsSendSlot: false) : .done
                 }
                 channel = ch
                 result.openLatencyNs = MonotonicClock.now() - openStartedAt
@@ -146,6 +161,7 @@ final class ExecChannel {
     private func perform(_ action: ExecStateMachine.Action) {
         switch action {
         case .none, .open, .exec, .read, .close: break     // the step loop runs these
+        case .retryOpen(let ms): owner?.retryOpen(self, afterMs: ms)
         case .complete: finish(.success(result))
         case .fail(let error): finish(.failure(error))
         }

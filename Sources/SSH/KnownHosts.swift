@@ -18,7 +18,9 @@ public struct KnownHosts: Sendable {
         case trusted
         /// First contact: recorded in the own file.
         case recorded
-        case mismatch(fingerprint: String)
+        /// The server offers `fingerprint`; `expected` is the recorded key's (nil when the
+        /// recorded entry could not be read back).
+        case mismatch(fingerprint: String, expected: String?)
     }
 
     /// The name known_hosts uses: `host` on port 22, else `[host]:port`.
@@ -64,6 +66,14 @@ public struct KnownHosts: Sendable {
         return "SHA256:" + Base64.encode(bytes, padding: false)
     }
 
+    /// The SHA256 fingerprint of a key blob given in base64 (a known_hosts entry's key).
+    static func fingerprint(base64Key: String) -> String? {
+        guard let blob = Base64.decode(base64Key), !blob.isEmpty else { return nil }
+        var digest = [UInt8](repeating: 0, count: 32)
+        guard cssh2_sha256(blob, blob.count, &digest) == 1 else { return nil }
+        return "SHA256:" + Base64.encode(digest, padding: false)
+    }
+
     /// Checks the session's host key; records it on first contact.
     func verify(session: OpaquePointer, host: String, port: Int) throws -> Verdict {
         var len = 0
@@ -77,9 +87,12 @@ public struct KnownHosts: Sendable {
         for file in [ownFile, userFile].compactMap({ $0 }) {
             guard let kh = load(file, session: session) else { continue }
             defer { libssh2_knownhost_free(kh.handle) }
-            switch cssh2_knownhost_checkp(kh.handle, host, checkPort, key, len, bit) {
+            var recorded: UnsafePointer<CChar>?
+            switch cssh2_knownhost_checkp(kh.handle, host, checkPort, key, len, bit, &recorded) {
             case LIBSSH2_KNOWNHOST_CHECK_MATCH: foundAnywhere = true
-            case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: return .mismatch(fingerprint: KnownHosts.fingerprint(session))
+            case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+                return .mismatch(fingerprint: KnownHosts.fingerprint(session),
+                                 expected: recorded.flatMap { KnownHosts.fingerprint(base64Key: String(cString: $0)) })
             default: break
             }
         }

@@ -30,6 +30,7 @@ extension SSHSession {
         }
         channel.timer = timer
         loop.arm(timer, after: .milliseconds(timeoutMs))
+        channel.owner = self
         channels.append(channel)
         if channel.wantsWarmChannel { keepWarmChannel() }
         schedulePump()
@@ -173,11 +174,34 @@ extension SSHSession {
     }
 
     private func removeFinished() {
+        var sessionChannelEnded = false
         channels.removeAll { channel in
             guard channel.isFinished else { return false }
             if let timer = channel.timer { loop.disarm(timer) }
+            if channel is ExecChannel { sessionChannelEnded = true }
             return true
         }
+        if sessionChannelEnded { lastSessionChannelEnd = loop.now }
+    }
+
+    /// Whether a session channel of ours (besides `channel`) holds a slot on the server,
+    /// or gave one back within `slotReleaseGraceNs`, so a refused open may succeed soon.
+    func sessionSlotBusy(besides channel: ExecChannel) -> Bool {
+        if warm?.isOpening == true || warm?.isReady == true { return true }
+        if channels.contains(where: { $0 !== channel && ($0 as? ExecChannel)?.holdsSessionSlot == true }) { return true }
+        return lastSessionChannelEnd != 0 && loop.now &- lastSessionChannelEnd < Self.slotReleaseGraceNs
+    }
+
+    /// One second: far more than sshd takes to collect a closed channel (its next loop).
+    static let slotReleaseGraceNs: UInt64 = 1_000_000_000
+
+    /// Queues a refused open again after `ms`.
+    func retryOpen(_ channel: ExecChannel, afterMs ms: Int) {
+        let timer = loop.makeTimer { [weak self, weak channel] in
+            channel?.slotFreed()
+            self?.schedulePump()
+        }
+        loop.arm(timer, after: .milliseconds(ms))
     }
 
     /// The session is going away: every channel fails with `error`.

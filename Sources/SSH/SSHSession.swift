@@ -57,6 +57,8 @@ public final class SSHSession: IOHandler {
     var warm: WarmChannel?
     /// Set when a warm channel's open failed: commands then open their own.
     var warmDisabled = false
+    /// When a session channel of ours last finished (loop clock; 0: never).
+    var lastSessionChannelEnd: UInt64 = 0
     /// Told (after the pump) when the last queued channel open completed; a tunnel's extra
     /// session uses it to take more waiting clients.
     var onOpenQueueEmpty: (() -> Void)?

@@ -118,7 +118,8 @@ public struct SSHSessionStateMachine {
         case .handshaking:
             switch hostKey {
             case .trusted, .recorded: state = .listingAuth; return .listAuth                // go on to auth
-            case .mismatch(let fp): return fail(.hostKeyMismatch(host: host, fingerprint: fp, expected: "the recorded key")) // refuse
+            case .mismatch(let fp, let expected):                                          // refuse
+                return fail(.hostKeyMismatch(host: host, fingerprint: fp, expected: expected ?? "a key whose entry could not be read"))
             }
         case .closed: return .none                                                         // gave up meanwhile
         case .idle, .resolving, .connecting, .listingAuth, .authenticating, .ready:

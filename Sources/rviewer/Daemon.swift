@@ -1,3 +1,4 @@
+import CFastCTR
 import CLibSSH2
 import CLinuxSys
 import Glibc
@@ -56,6 +57,7 @@ struct Daemon {
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())
         api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries })
+        api.addMetricsEndpoint { Self.metrics(registry) }
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
@@ -101,5 +103,22 @@ struct Daemon {
         fflush(stdout)
         loop.run()
         _ = signals
+    }
+
+    /// The samples of `GET /metrics`.
+    static func metrics(_ registry: ConnectionRegistry) -> [MetricSample] {
+        let ctr = rv_fastctr_get_stats()
+        let connections = registry.all
+        return [
+            MetricSample("rviewer_connections", .gauge, UInt64(connections.count), help: "SSH connections the daemon holds"),
+            MetricSample("rviewer_forwards", .gauge, UInt64(connections.reduce(0) { $0 + $1.forwards.count }),
+                         help: "Port forwards listening"),
+            MetricSample("rviewer_ctr_cache_contexts_total", .counter, ctr.contexts,
+                         help: "AES-CTR cipher contexts set up with the keystream cache (two per SSH key exchange)"),
+            MetricSample("rviewer_ctr_cache_keystream_bytes_total", .counter, ctr.bytes_served,
+                         help: "AES-CTR keystream bytes computed ahead and served block by block"),
+            MetricSample("rviewer_ctr_cache_passthrough_bytes_total", .counter, ctr.bytes_passed_through,
+                         help: "Bytes of cached AES-CTR contexts handed straight to OpenSSL (calls of 4 KiB and more)"),
+        ]
     }
 }

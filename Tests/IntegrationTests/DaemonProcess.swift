@@ -70,19 +70,25 @@ final class DaemonProcess {
     var pid: Int32 { process.pid }
     var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
 
-    /// CPU seconds (user + system) the daemon has used, from /proc.
-    var cpuSeconds: Double {
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    /// CPU seconds (user + system) the daemon has used, from /proc; throws when that
+    /// cannot be read (a made-up value would satisfy the checks that use it).
+    func cpuSeconds() throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw NSError(domain: "DaemonProcess", code: 2, userInfo: [NSLocalizedDescriptionKey: "no CPU times in /proc/\(pid)/stat: \(stat)"])
+        }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Threads of the daemon process, from /proc.
-    var threadCount: Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    /// Threads of the daemon process, from /proc; throws when that cannot be read.
+    func threadCount() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") } ?? ""
-        return Int(line.split(separator: "\t").last ?? "") ?? -1
+        guard let count = Int(line.split(separator: "\t").last ?? "") else {
+            throw NSError(domain: "DaemonProcess", code: 3, userInfo: [NSLocalizedDescriptionKey: "no thread count in /proc/\(pid)/status"])
+        }
+        return count
     }
 
     /// Sends `signal` and waits for exit; returns the exit status, nil on timeout.
@@ -117,6 +123,18 @@ final class DaemonProcess {
     }
 
     /// One request on a fresh connection; the body, if any, is JSON.
+    /// `GET /metrics` read as name -> value (the Prometheus text format's sample lines).
+    func metrics() throws -> [String: Double] {
+        let r = try request("GET", "/metrics")
+        guard r.status == 200 else { throw NSError(domain: "DaemonProcess", code: 4, userInfo: [NSLocalizedDescriptionKey: "GET /metrics: \(r.status) \(r.text)"]) }
+        var samples: [String: Double] = [:]
+        for line in r.text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let v = Double(parts[1]) { samples[String(parts[0])] = v }
+        }
+        return samples
+    }
+
     func request(_ method: String, _ path: String, json: [String: Any]? = nil, timeout: TimeInterval = 60) throws -> RawClient.Response {
         let client = try client(timeout: timeout)
         var body = ""

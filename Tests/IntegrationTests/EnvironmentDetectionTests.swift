@@ -3,10 +3,18 @@ import Glibc
 import XCTest
 
 /// Environment detection against a real sshd, logging in as a user whose home holds
-/// conda-shaped installs (real venvs with conda-meta/), venvs in each conventional
-/// place, a pyenv-shaped version, and one venv with the real `runicorn` from PyPI.
+/// an environment in every place the detection script looks, each with its own Python
+/// version told by its own source (conda-meta JSON, `patchlevel.h`, a pyenv folder name,
+/// `pyvenv.cfg`), none of them the system Python's, so a field read from the wrong
+/// source fails the test. One venv holds the real `runicorn` from PyPI. The login
+/// environment (sshd's `PermitUserEnvironment`) sets `CONDA_EXE`, `WORKON_HOME` and
+/// `PYENV_ROOT`; one conda root lives under /opt.
 final class EnvironmentDetectionTests: XCTestCase {
     static let user = "rviewer-env"
+    /// A conda root in one of the script's /opt places; created and removed by the fixture
+    /// (refused if the machine has one of its own).
+    static let optRoot = "/opt/miniforge3"
+    static let optMarker = optRoot + "/.rviewer-test-fixture"
     nonisolated(unsafe) static var sshd: SSHDFixture?
     nonisolated(unsafe) static var home = ""
     nonisolated(unsafe) static var runicornVersion = ""
@@ -19,7 +27,10 @@ final class EnvironmentDetectionTests: XCTestCase {
         do { try buildFixture() } catch { setupError = error }
     }
 
-    override class func tearDown() { sshd = nil }
+    override class func tearDown() {
+        sshd = nil
+        if FileManager.default.fileExists(atPath: optMarker) { try? FileManager.default.removeItem(atPath: optRoot) }
+    }
 
     @discardableResult
     static func sh(_ command: String, limit: Int = 120) throws -> String {
@@ -28,7 +39,7 @@ final class EnvironmentDetectionTests: XCTestCase {
 
     static func buildFixture() throws {
         guard getuid() == 0 else { return }
-        let fixture = try SSHDFixture()
+        let fixture = try SSHDFixture(extraConfig: ["PermitUserEnvironment yes"])
         sshd = fixture
         home = fixture.dir.appendingPathComponent("envhome").path
         let q = SSHDFixture.quote
@@ -41,26 +52,51 @@ final class EnvironmentDetectionTests: XCTestCase {
         try sh("echo \(q(user)):\(q("pw-\(UUID().uuidString)")) | chpasswd")
         let py = "/usr/bin/python3"
         pythonVersion = try sh("\(py) -c 'import sys; print(\"%d.%d.%d\" % sys.version_info[:3])'")
-        func venv(_ rel: String, pip: Bool = false) throws {
-            try sh("\(py) -m venv \(pip ? "" : "--without-pip") \(q(home + "/" + rel))")
+        func path(_ rel: String) -> String { rel.hasPrefix("/") ? rel : home + "/" + rel }
+        /// A venv whose pyvenv.cfg tells `version` (the interpreter is the system's).
+        func venv(_ rel: String, version: String?, pip: Bool = false) throws {
+            try sh("\(py) -m venv \(pip ? "" : "--without-pip") \(q(path(rel)))")
+            if let version { try sh("sed -i 's/^version *=.*/version = \(version)/' \(q(path(rel) + "/pyvenv.cfg"))") }
         }
-        func condaMeta(_ rel: String) throws {
-            try sh("mkdir -p \(q(home + "/" + rel + "/conda-meta")) && : > \(q(home + "/" + rel + "/conda-meta/history")) && : > \(q(home + "/" + rel + "/conda-meta/python-\(pythonVersion)-h0_cpython.json"))")
+        /// A prefix with only bin/python3 (the system's, linked): its version must come from elsewhere.
+        func prefix(_ rel: String) throws {
+            try sh("mkdir -p \(q(path(rel) + "/bin")) && ln -s \(py) \(q(path(rel) + "/bin/python3"))")
         }
-        try sh("mkdir -p \(q(home))")
-        try venv("miniconda3"); try condaMeta("miniconda3")
-        try venv("miniconda3/envs/torch"); try condaMeta("miniconda3/envs/torch")
-        try venv("projects/outside"); try condaMeta("projects/outside")
+        func conda(_ rel: String, version: String?) throws {
+            try prefix(rel)
+            try sh("mkdir -p \(q(path(rel) + "/conda-meta")) && : > \(q(path(rel) + "/conda-meta/history"))")
+            if let version { try sh(": > \(q(path(rel) + "/conda-meta/python-\(version)-h0_cpython.json"))") }
+        }
+        try sh("mkdir -p \(q(home + "/.ssh"))")
+        try ["CONDA_EXE=\(home)/tools/condax/bin/conda", "WORKON_HOME=\(home)/workon", "PYENV_ROOT=\(home)/pyroot", ""]
+            .joined(separator: "\n").write(toFile: home + "/.ssh/environment", atomically: true, encoding: .utf8)
+        try conda("tools/condax", version: "3.12.4")                 // CONDA_EXE's root
+        try conda("miniconda3", version: "3.10.14")
+        try conda("miniconda3/envs/torch", version: "3.9.19")
+        try conda("projects/outside", version: "3.13.0")             // only in environments.txt
         try sh("mkdir -p \(q(home + "/.conda")) && printf '%s\\n%s\\n' \(q(home + "/miniconda3/envs/torch")) \(q(home + "/projects/outside")) > \(q(home + "/.conda/environments.txt"))")
-        try venv(".virtualenvs/alpha")
-        try venv("venvs/runi", pip: true)
+        if FileManager.default.fileExists(atPath: optRoot) {
+            guard FileManager.default.fileExists(atPath: optMarker) else {
+                throw NSError(domain: "EnvironmentDetectionTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(optRoot) exists on this machine; the fixture needs that place free"])
+            }
+            try FileManager.default.removeItem(atPath: optRoot)       // an interrupted run's
+        }
+        try conda(optRoot, version: nil)                              // patchlevel.h only
+        try sh(": > \(q(optMarker)) && mkdir -p \(q(optRoot + "/include/python3.8")) && printf '#define PY_MAJOR_VERSION 3\\n#define PY_VERSION \"3.8.18\"\\n' > \(q(optRoot + "/include/python3.8/patchlevel.h"))")
+        try venv(".virtualenvs/alpha", version: "3.11.4")
+        try venv("venvs/runi", version: nil, pip: true)                // the real one: the system's version
         try sh("\(q(home + "/venvs/runi/bin/pip")) install --quiet --disable-pip-version-check runicorn", limit: 900)
         runicornVersion = try sh("\(q(home + "/venvs/runi/bin/python")) -c 'import importlib.metadata as m; print(m.version(\"runicorn\"))'")
-        try venv("envs/beta")
-        try sh("echo 'virtualenv = 20.26.0' >> \(q(home + "/envs/beta/pyvenv.cfg"))")
+        try venv("envs/beta", version: nil)
+        // virtualenv's own pyvenv.cfg: `version_info` and a `virtualenv` line.
+        try sh("sed -i 's/^version *=.*/version_info = 3.10.12.final.0/' \(q(home + "/envs/beta/pyvenv.cfg")) && echo 'virtualenv = 20.26.0' >> \(q(home + "/envs/beta/pyvenv.cfg"))")
         try sh("ln -s ../venvs/runi \(q(home + "/envs/dup"))")
-        try venv(".venv")
-        try venv(".pyenv/versions/pyfix")
+        try venv(".venvs/gamma", version: "3.11.5")
+        try venv("workon/delta", version: "3.11.6")                   // $WORKON_HOME
+        try venv(".local/share/virtualenvs/proj-AbCd1234", version: "3.11.7")   // pipenv
+        try venv(".cache/pypoetry/virtualenvs/app-XyZ12-py3.11", version: "3.11.8")   // poetry
+        try venv(".venv", version: "3.11.9")
+        try prefix("pyroot/versions/3.7.17")                          // $PYENV_ROOT, version from the folder name
         try sh("mkdir -p \(q(home + "/.config/runicorn")) && printf '{\\n  \"user_root_dir\": \"%s\"\\n}\\n' \(q(home + "/runs")) > \(q(home + "/.config/runicorn/config.json"))")
         try sh("chown -R \(user) \(q(home))")
     }
@@ -86,11 +122,11 @@ final class EnvironmentDetectionTests: XCTestCase {
     }
 
     private struct Expect: Equatable, CustomStringConvertible {
-        let name, type: String
+        let name, type, path, pythonPath: String
         let python: String?
         let runicorn: String?
         let storage: String?
-        var description: String { "\(name) \(type) \(python ?? "nil") \(runicorn ?? "nil") \(storage ?? "nil")" }
+        var description: String { "\(name) \(type) \(path) \(pythonPath) \(python ?? "nil") \(runicorn ?? "nil") \(storage ?? "nil")" }
     }
 
     func testDetectsEveryKindFieldByField() throws {
@@ -100,28 +136,37 @@ final class EnvironmentDetectionTests: XCTestCase {
         let envs = try XCTUnwrap(r.json?["environments"] as? [[String: Any]])
         XCTAssertEqual(r.json?["total"] as? Int, envs.count)
         let got = envs.map { e in
-            Expect(name: e["name"] as? String ?? "?", type: e["type"] as? String ?? "?", python: e["python_version"] as? String,
+            Expect(name: e["name"] as? String ?? "?", type: e["type"] as? String ?? "?", path: e["path"] as? String ?? "?",
+                   pythonPath: e["python_path"] as? String ?? "?", python: e["python_version"] as? String,
                    runicorn: e["runicorn_version"] as? String, storage: e["storage_root"] as? String)
         }
-        let h = Self.home, v = Self.pythonVersion
+        let h = Self.home
+        func env(_ name: String, _ type: String, _ path: String, _ python: String?, runicorn: String? = nil, storage: String? = nil) -> Expect {
+            Expect(name: name, type: type, path: path, pythonPath: path + "/bin/python3", python: python, runicorn: runicorn, storage: storage)
+        }
         let expected = [
-            Expect(name: "base", type: "conda", python: v, runicorn: nil, storage: nil),
-            Expect(name: "torch", type: "conda", python: v, runicorn: nil, storage: nil),
-            Expect(name: h + "/projects/outside", type: "conda", python: v, runicorn: nil, storage: nil),
-            Expect(name: "alpha", type: "venv", python: v, runicorn: nil, storage: nil),
-            Expect(name: "runi", type: "venv", python: v, runicorn: Self.runicornVersion, storage: h + "/runs"),
-            Expect(name: "beta", type: "virtualenv", python: v, runicorn: nil, storage: nil),
-            Expect(name: ".venv", type: "venv", python: v, runicorn: nil, storage: nil),
-            Expect(name: "pyfix", type: "pyenv", python: v, runicorn: nil, storage: nil),
+            env("base", "conda", h + "/tools/condax", "3.12.4"),                          // CONDA_EXE, conda-meta
+            env(h + "/miniconda3", "conda", h + "/miniconda3", "3.10.14"),                // a second "base": its prefix
+            env("torch", "conda", h + "/miniconda3/envs/torch", "3.9.19"),
+            env(Self.optRoot, "conda", Self.optRoot, "3.8.18"),                           // /opt, patchlevel.h
+            env(h + "/projects/outside", "conda", h + "/projects/outside", "3.13.0"),     // environments.txt
+            env("alpha", "venv", h + "/.virtualenvs/alpha", "3.11.4"),                     // pyvenv.cfg
+            env("runi", "venv", h + "/venvs/runi", Self.pythonVersion, runicorn: Self.runicornVersion, storage: h + "/runs"),
+            env("beta", "virtualenv", h + "/envs/beta", "3.10.12"),                       // version_info
+            env("gamma", "venv", h + "/.venvs/gamma", "3.11.5"),
+            env("delta", "venv", h + "/workon/delta", "3.11.6"),                          // WORKON_HOME
+            env("proj-AbCd1234", "venv", h + "/.local/share/virtualenvs/proj-AbCd1234", "3.11.7"),          // pipenv
+            env("app-XyZ12-py3.11", "venv", h + "/.cache/pypoetry/virtualenvs/app-XyZ12-py3.11", "3.11.8"), // poetry
+            env(".venv", "venv", h + "/.venv", "3.11.9"),
+            env("3.7.17", "pyenv", h + "/pyroot/versions/3.7.17", "3.7.17"),              // PYENV_ROOT, folder name
+            Expect(name: "system", type: "system", path: "/usr", pythonPath: "/usr/bin/python3", python: Self.pythonVersion,
+                   runicorn: nil, storage: nil),
         ]
-        XCTAssertEqual(Array(got.prefix(expected.count)), expected)
-        // Then the system python3, once; the symlinked duplicate of "runi" is not listed.
-        XCTAssertEqual(got.count, expected.count + 1, "\(got)")
-        XCTAssertEqual(got.last?.type, "system")
+        XCTAssertEqual(got, expected, "\n\(got.map(\.description).joined(separator: "\n"))")
+        // The symlinked duplicate of "runi" is not listed.
         XCTAssertEqual(got.filter { $0.name == "dup" }, [])
         for e in envs {
             XCTAssertEqual(e["runicorn_installed"] as? Bool, e["runicorn_version"] is String)
-            XCTAssertTrue((e["python_path"] as? String ?? "").hasPrefix("/"))
         }
 
         let only = try daemon.request("GET", "/api/remote/environments?connection_id=\(id)&filter=runicorn_only").json
@@ -132,7 +177,7 @@ final class EnvironmentDetectionTests: XCTestCase {
         let id = try connect()
         let d = try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": id, "force_refresh": true])
         XCTAssertEqual(d.status, 200, d.text)
-        XCTAssertEqual(d.json?["environments_found"] as? Int, 9)
+        XCTAssertEqual(d.json?["environments_found"] as? Int, 15)
         XCTAssertEqual(d.json?["message"] as? String, "Environments detected successfully")
 
         let c = try daemon.request("GET", "/api/remote/config?connection_id=\(id)&env_name=runi")
@@ -140,11 +185,23 @@ final class EnvironmentDetectionTests: XCTestCase {
         XCTAssertEqual(c.json?["runicorn_version"] as? String, Self.runicornVersion)
         let config = c.json?["config"] as? [String: Any]
         XCTAssertEqual(config?["user_root_dir"] as? String, Self.home + "/runs")
-        XCTAssertEqual(config?["viewer_port"] as? Int, 23300)
+        XCTAssertEqual(config?["viewer_port"] as? Int, 23300, "Runicorn's default: its config names no port")
 
         let plain = try daemon.request("GET", "/api/remote/config?connection_id=\(id)&env_name=alpha")
         XCTAssertEqual(plain.status, 200)
         XCTAssertTrue(plain.json?["runicorn_version"] is NSNull)
+
+        // A port set in Runicorn's config.json is the one reported (after a new detection).
+        let file = Self.home + "/.config/runicorn/config.json"
+        let original = try String(contentsOfFile: file, encoding: .utf8)
+        defer { try? original.write(toFile: file, atomically: false, encoding: .utf8) }
+        try "{\"user_root_dir\": \"\(Self.home)/runs\", \"viewer_port\": 24555}\n".write(toFile: file, atomically: false, encoding: .utf8)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/config?connection_id=\(id)&env_name=runi").json?["config"].flatMap { $0 as? [String: Any] }?["viewer_port"] as? Int,
+                       23300, "the last detection is what answers")
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": id, "force_refresh": true]).status, 200)
+        let set = try daemon.request("GET", "/api/remote/config?connection_id=\(id)&env_name=runi").json?["config"] as? [String: Any]
+        XCTAssertEqual(set?["viewer_port"] as? Int, 24555)
+        XCTAssertEqual(set?["user_root_dir"] as? String, Self.home + "/runs")
     }
 
     func testHostileEnvironmentNamesAre404AndRunNothing() throws {
@@ -169,7 +226,25 @@ final class EnvironmentDetectionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/pwned"))
     }
 
+    /// The detection is held on the server (an interpreter that waits for a file) while
+    /// the connection is deleted: the detection request is answered, with the one answer
+    /// a command cut off by its closed connection gets.
     func testDisconnectDuringDetectionAnswersTheDetection() throws {
+        let q = SSHDFixture.quote
+        let slow = Self.home + "/pyroot/versions/slow"
+        let started = Self.home + "/slow-started", release = Self.home + "/slow-release"
+        // No version source but the interpreter: the script runs it, and it waits.
+        try FileManager.default.createDirectory(atPath: slow + "/bin", withIntermediateDirectories: true)
+        try """
+            #!/bin/sh
+            : > \(q(started))
+            i=0
+            while [ ! -e \(q(release)) ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+            echo 3.0.0
+
+            """.write(toFile: slow + "/bin/python3", atomically: false, encoding: .utf8)
+        try Self.sh("chmod 755 \(q(slow + "/bin/python3")) && chown -R \(Self.user) \(q(slow))")
+        defer { try? Self.sh("touch \(q(release)); rm -rf \(q(slow)) \(q(started)) \(q(release))") }
         let id = try connect()
         var answer: RawClient.Response?
         let answered = DispatchSemaphore(value: 0)
@@ -177,11 +252,16 @@ final class EnvironmentDetectionTests: XCTestCase {
             answer = try? daemon!.request("POST", "/api/remote/environments/detect", json: ["connection_id": id], timeout: 60)
             answered.signal()
         }
-        usleep(5_000)   // the detection (about 40 ms here) is under way
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: started) && Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: started), "the detection reached the waiting interpreter")
+        XCTAssertEqual(answered.wait(timeout: .now() + 0.2), .timedOut, "the detection is still held on the server")
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").status, 200)
-        XCTAssertEqual(answered.wait(timeout: .now() + 60), .success, "the detection request got an answer")
-        let status = try XCTUnwrap(answer).status
-        XCTAssertTrue(status == 200 || status == 500 || status == 404, "\(status)")
+        XCTAssertEqual(answered.wait(timeout: .now() + 30), .success, "the detection request got an answer")
+        let r = try XCTUnwrap(answer)
+        XCTAssertEqual(r.status, 500, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "ssh_error", r.text)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/environments?connection_id=\(id)").status, 404, "the connection is gone")
     }
 
     func testEnvironmentErrors() throws {

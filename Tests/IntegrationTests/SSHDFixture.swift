@@ -25,7 +25,8 @@ final class SSHDFixture {
     var strangerKey: String { dir.appendingPathComponent("id_stranger").path }
     var hostKey: String { dir.appendingPathComponent("host_ed25519").path }
 
-    /// `extraConfig` lines are appended to sshd_config (e.g. kbd-interactive only).
+    /// `extraConfig` lines come first in sshd_config, so they override the defaults below
+    /// (sshd keeps the first value it reads for a keyword).
     init(extraConfig: [String] = []) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-sshd-\(UUID().uuidString.prefix(8))")
         home = dir.appendingPathComponent("home")
@@ -46,7 +47,7 @@ final class SSHDFixture {
             try SSHDFixture.run("/usr/sbin/chpasswd", [], input: "\(SSHDFixture.passwordUser):\(pw)\n")
             password = pw
         }
-        let config = [
+        let config = extraConfig + [
             "Port \(port)", "ListenAddress 127.0.0.1", "HostKey \(hostKey)",
             "AuthorizedKeysFile \(dir.appendingPathComponent("authorized_keys").path)",
             "PidFile \(dir.appendingPathComponent("sshd.pid").path)",
@@ -55,7 +56,7 @@ final class SSHDFixture {
             // DEBUG1: sshd logs each channel open ("server_input_channel_open: ctype session"),
             // which the tests count.
             "LogLevel DEBUG1",
-        ] + extraConfig
+        ]
         try config.joined(separator: "\n").appending("\n").write(to: dir.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
         try start()
     }

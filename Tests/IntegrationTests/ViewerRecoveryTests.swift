@@ -111,6 +111,9 @@ extension EnvironmentDetectionTests {
         XCTAssertEqual(try waitForViewer(second, status: "running")?["url"] as? String,
                        (start.json?["viewer"] as? [String: Any])?["url"] as? String)
         XCTAssertEqual(try viewerPID(), pid)
+        // The log names where it came from: this run kept it; no earlier run was involved.
+        XCTAssertTrue(daemon.stderr.contains("kept by an earlier connection of this run is running: taken back on \(second)"), daemon.stderr)
+        XCTAssertFalse(daemon.stderr.contains("from an earlier run"), daemon.stderr)
         XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": second, "cleanup": true], timeout: 30).status, 200)
         XCTAssertNotEqual(kill(pid, 0), 0)
         XCTAssertEqual(ledgerIDs(daemon.stateDirectory), [])

@@ -104,14 +104,14 @@ extension EnvironmentDetectionTests {
         let (id, localPort, remotePort) = try connectWithRunningViewer()
         try waitForChannelsAhead(remotePort, count: ConnectionsAhead.viewer)
         let opensBefore = directTCPIPOpens()
-        let cpuBefore = daemon.cpuSeconds
+        let cpuBefore = try daemon.cpuSeconds()
         kill(-(try viewerPID()), SIGKILL)
         // The server ends the channels held open ahead: they close, and none is opened
         // again (it would be refused) until a client comes; no request comes meanwhile.
         usleep(3_000_000)
         XCTAssertEqual(directTCPIPOpens(), opensBefore, "no channel opens after the viewer died, unasked")
-        XCTAssertLessThan(daemon.cpuSeconds - cpuBefore, 1, "the daemon does not spin on what the server sent")
-        XCTAssertEqual(serverConnections(toPort: remotePort).count, 0)
+        XCTAssertLessThan(try daemon.cpuSeconds() - cpuBefore, 1, "the daemon does not spin on what the server sent")
+        XCTAssertEqual(try serverConnections(toPort: remotePort).count, 0)
         var status = ""
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -146,8 +146,9 @@ extension EnvironmentDetectionTests {
 
     /// sshd's connections to `port` on the server (one per open channel of a tunnel to
     /// it), by sshd's local port: true once one carried bytes to it (a request).
-    func serverConnections(toPort port: Int) -> [Int: Bool] {
-        let out = (try? SSHDFixture.run("/bin/sh", ["-c", "ss -Htin state established '( dport = :\(port) )'"])) ?? ""
+    func serverConnections(toPort port: Int) throws -> [Int: Bool] {
+        // `ss` comes with iproute2 (scripts/setup.sh test); a missing one fails the test.
+        let out = try SSHDFixture.run("/bin/sh", ["-c", "ss -Htin state established '( dport = :\(port) )'"])
         var result: [Int: Bool] = [:]
         var current: Int?
         for line in out.split(separator: "\n") {
@@ -168,7 +169,7 @@ extension EnvironmentDetectionTests {
         var seen: [Int: Bool] = [:]
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            seen = serverConnections(toPort: port)
+            seen = try serverConnections(toPort: port)
             if seen.count == count { break }
             usleep(50_000)
         }
@@ -187,12 +188,12 @@ extension EnvironmentDetectionTests {
         let clients = try (0..<ConnectionsAhead.viewer).map { _ in try RawClient(port: localPort, timeout: 10) }
         for c in clients { try c.send("GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n") }
         for c in clients { XCTAssertEqual(try c.readResponse().status, 200) }
-        let after = serverConnections(toPort: remotePort)
+        let after = try serverConnections(toPort: remotePort)
         XCTAssertEqual(ahead.keys.filter { after[$0] == true }.count, ConnectionsAhead.viewer, "\(ahead) -> \(after)")
         // As many are opened again for the next clients, while these stay connected.
         try waitForChannelsAhead(remotePort, count: 2 * ConnectionsAhead.viewer)
         XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
-        XCTAssertEqual(serverConnections(toPort: remotePort).count, 0, "the stop ended them all")
+        XCTAssertEqual(try serverConnections(toPort: remotePort).count, 0, "the stop ended them all")
         _ = clients
     }
 
@@ -242,6 +243,34 @@ extension EnvironmentDetectionTests {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: Self.home + "/.cache/rviewer").count, 1)
         XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
         XCTAssertNotEqual(kill(pid, 0), 0)
+    }
+
+    /// A viewer that was running and ended while its connection was down is reported
+    /// as having exited while running once the connection is back (not "while starting").
+    func testViewerKilledWhileTheConnectionIsDownIsReportedAsExitedWhileRunning() throws {
+        let id = try connect()
+        XCTAssertEqual(try startViewer(id).status, 200)
+        let pid = try viewerPID()
+        let listener = try XCTUnwrap(Self.sshd!.process?.pid)
+        kill(listener, SIGSTOP)
+        defer { kill(listener, SIGCONT) }
+        Self.sshd!.dropSessions()
+        _ = try waitForViewer(id, status: "failed")
+        kill(-pid, SIGKILL)   // its process group: setsid made the viewer its leader
+        kill(listener, SIGCONT)
+        let deadline = Date().addingTimeInterval(30)
+        var viewer: [String: Any]?
+        while Date() < deadline {
+            viewer = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
+            if (viewer?["error"] as? String ?? "").contains("exited") { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(viewer?["status"] as? String, "failed")
+        let error = viewer?["error"] as? String ?? ""
+        XCTAssertTrue(error.hasPrefix("the viewer exited while running"), error)
+        XCTAssertFalse(error.contains("while starting"), error)
+        XCTAssertEqual(try startViewer(id).status, 200, "the slot is free for a new one")
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
     }
 
     func testViewerThatDiesWhileStartingIs500WithItsLog() throws {
@@ -354,6 +383,7 @@ extension EnvironmentDetectionTests {
         var problems: [String] = []
         var counts: [String: Int] = [:]
         var maxViewers = 0
+        var sessions = Set<String>()
         let end = Date().addingTimeInterval(12)
         let group = DispatchGroup()
         for t in 0..<8 {
@@ -375,11 +405,11 @@ extension EnvironmentDetectionTests {
                     case "detect": r = try? daemon!.request("POST", "/api/remote/environments/detect", json: ["connection_id": id])
                     default: r = try? daemon!.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_port": port])
                     }
-                    // The viewers themselves (python -m runicorn viewer), not the launch scripts naming them.
-                    let viewers = (try? SSHDFixture.run("/bin/sh", ["-c", "pgrep -u \(EnvironmentDetectionTests.user) -f '^[^ ]*python[0-9.]* -m runicorn viewer' | wc -l"]))
-                        .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+                    let perConnection = Self.viewersPerSSHConnection()
                     lock.lock()
-                    maxViewers = max(maxViewers, viewers)
+                    for (session, n) in perConnection where n > 1 { problems.append("\(n) viewers at once on the SSH connection \(session)") }
+                    maxViewers = max(maxViewers, perConnection.values.max() ?? 0)
+                    sessions.formUnion(perConnection.keys)
                     let key = "\(op) \(r?.status ?? 0) \(r?.json?["error"] as? String ?? "")"
                     counts[key, default: 0] += 1
                     switch (op, r?.status ?? 0, r?.json?["error"] as? String) {
@@ -396,11 +426,24 @@ extension EnvironmentDetectionTests {
         }
         XCTAssertEqual(group.wait(timeout: .now() + 150), .success)
         XCTAssertEqual(problems, [], "\(counts)")
-        XCTAssertLessThanOrEqual(maxViewers, 2, "one viewer per connection at most: \(counts)")
+        XCTAssertEqual(maxViewers, 1, "viewers ran, one per connection at most: \(counts)")
+        XCTAssertLessThanOrEqual(sessions.count, 2, "every viewer was launched by one of the two connections: \(sessions)")
         for id in ids { XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 60).status, 200) }
         XCTAssertEqual(runningViewers(), [], "nothing left running: \(counts)")
-        XCTAssertLessThanOrEqual(daemon.threadCount, 2)
+        XCTAssertLessThanOrEqual(try daemon.threadCount(), 2)
         XCTAssertEqual(try daemon.request("GET", "/api/health").status, 200)
+    }
+
+    /// The viewers running now (python -m runicorn viewer, not the launch scripts naming
+    /// them), counted by the SSH connection that launched each: its SSH_CONNECTION (the
+    /// client's address and port differ per connection) as sshd set it in the process.
+    static func viewersPerSSHConnection() -> [String: Int] {
+        let script = "for p in $(pgrep -u \(EnvironmentDetectionTests.user) -f '^[^ ]*python[0-9.]* -m runicorn viewer'); do "
+            + "e=$(tr '\\0' '\\n' 2>/dev/null < /proc/$p/environ | grep '^SSH_CONNECTION=') && echo \"$e\"; done"
+        let out = (try? SSHDFixture.run("/bin/sh", ["-c", script])) ?? ""
+        var counts: [String: Int] = [:]
+        for line in out.split(separator: "\n") { counts[String(line), default: 0] += 1 }
+        return counts
     }
 
     func testDisconnectWithCleanupStopsTheViewer() throws {

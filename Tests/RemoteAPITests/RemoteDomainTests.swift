@@ -67,6 +67,14 @@ final class DetectionResultTests: XCTestCase {
         XCTAssertEqual(r.environments[2].pythonVersion, "3.9.15")
         XCTAssertEqual(r.userRootDir, "/data/runs")
         XCTAssertNil(r.runicornDir)
+        XCTAssertNil(r.configuredViewerPort)
+        XCTAssertEqual(r.viewerPort, 23300, "Runicorn's default when its config names none")
+    }
+
+    func testViewerPortFromRunicornsConfig() {
+        XCTAssertEqual(DetectionResult.parse("CFG\t\t\t24555\n").viewerPort, 24555)
+        XCTAssertEqual(DetectionResult.parse("CFG\t\t\t99999\n").viewerPort, 23300, "out of range: the default")
+        XCTAssertEqual(DetectionResult.parse("CFG\t\t\t\n").viewerPort, 23300)
     }
 
     func testRunicornDirBeatsUserConfig() {

@@ -25,6 +25,21 @@ final class ViewerStateMachineTests: XCTestCase {
         XCTAssertFalse(m.isActive)
     }
 
+    func testDeathFoundWhenTakenBackSaysItExitedWhileRunning() {
+        for takeBack in [{ (m: inout ViewerStateMachine) in _ = m.onConnectionLost("eof"); return m.onReconnected() },
+                         { (m: inout ViewerStateMachine) in m = ViewerStateMachine(); return m.onAdopted() }] {
+            var m = ViewerStateMachine()
+            _ = m.onLaunched()
+            _ = m.onProbe(ok: true)
+            XCTAssertEqual(takeBack(&m), .reopenTunnel)
+            for _ in 0..<3 { _ = m.onProbe(ok: false) }
+            XCTAssertEqual(m.onProbe(ok: false), .checkProcess)
+            guard case .failStart(let reason) = m.onProcessCheck(alive: false, logTail: "killed") else { return XCTFail() }
+            XCTAssertTrue(reason.hasPrefix("the viewer exited while running"), reason)
+            XCTAssertFalse(reason.contains("while starting"), reason)
+        }
+    }
+
     func testStartTimeout() {
         var m = ViewerStateMachine()
         _ = m.onLaunched()

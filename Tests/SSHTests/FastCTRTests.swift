@@ -1,27 +1,42 @@
 import CFastCTR
 import XCTest
 
-/// The AES-CTR keystream cache under libssh2 1.10 (Sources/CFastCTR/FastCTR.c): what
-/// the cached path produces must equal OpenSSL's own output byte for byte, for the
-/// call sizes libssh2 1.10 (one 16-byte block) and 1.11 (whole packets) use, across
-/// re-keys that re-create a context.
+/// The AES-CTR keystream cache (Sources/CFastCTR/FastCTR.c): what the cached path
+/// produces must equal OpenSSL's own output byte for byte, for one 16-byte block per
+/// call (what libssh2 1.10 and 1.11.1 do for CTR), for calls of a whole keystream or
+/// more (which pass through to OpenSSL after the cached keystream is used up), and for
+/// mixes, across re-keys that re-create a context.
 final class FastCTRTests: XCTestCase {
     private func check(_ pattern: [UInt32], bytes: Int = 1 << 20, seed: UInt32 = 1, file: StaticString = #filePath, line: UInt = #line) {
         let rc = pattern.withUnsafeBufferPointer { rv_fastctr_selftest(bytes, $0.baseAddress, pattern.count, seed) }
         XCTAssertEqual(rc, 0, rc > 0 ? "first mismatch at byte \(rc - 1)" : "selftest could not run (\(rc))", file: file, line: line)
     }
 
-    func testOneBlockPerCallAsLibSSH2_1_10() {
+    func testOneBlockPerCallAsLibSSH2() {
         let before = rv_fastctr_get_stats()
         check([16])
         let after = rv_fastctr_get_stats()
         XCTAssertEqual(after.contexts - before.contexts, 3, "each re-key re-created a cached context")
         XCTAssertGreaterThanOrEqual(after.bytes_served - before.bytes_served, UInt64(3 << 20), "the blocks came from the keystream")
+        XCTAssertEqual(after.bytes_passed_through, before.bytes_passed_through, "nothing bypassed the cache")
     }
 
-    func testWholePacketsAsLibSSH2_1_11() {
+    /// Calls of 4 KiB (the keystream's size) and more go to OpenSSL directly; one that
+    /// follows a partly used keystream first takes the rest of it, then passes through:
+    /// the counter must stay in step across that seam.
+    func testLargeCallsPassThroughAfterTheKeystreamLeft() {
+        var before = rv_fastctr_get_stats()
         check([35000])
-        check([16, 32752])  // 1.11 decrypts the first block alone, then the rest
+        var after = rv_fastctr_get_stats()
+        XCTAssertEqual(after.bytes_served, before.bytes_served, "a fresh keystream is never computed for a large call")
+        XCTAssertEqual(after.bytes_passed_through - before.bytes_passed_through, UInt64(3 << 20), "every byte of 3 rounds passed through")
+
+        before = rv_fastctr_get_stats()
+        check([16, 32752])   // one block from a new keystream, then 4080 more from it, then OpenSSL
+        after = rv_fastctr_get_stats()
+        XCTAssertGreaterThan(after.bytes_served - before.bytes_served, 0, "the small calls used the keystream")
+        XCTAssertGreaterThan(after.bytes_passed_through - before.bytes_passed_through, 0, "the large ones passed through")
+        XCTAssertEqual(after.refills - before.refills, (after.bytes_served - before.bytes_served) / 4096)
     }
 
     func testMixedSizesAcrossRefills() {

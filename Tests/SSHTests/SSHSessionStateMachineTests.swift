@@ -78,7 +78,7 @@ final class SSHSessionStateMachineTests: XCTestCase {
     func testHostKeyMismatchFails() {
         var m = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
         _ = m.onStart(); _ = m.onResolved(count: 1); _ = m.onConnected()
-        guard case .failConnect(.hostKeyMismatch(_, "SHA256:abc", _)) = m.onHandshakeDone(hostKey: .mismatch(fingerprint: "SHA256:abc"), host: "h") else {
+        guard case .failConnect(.hostKeyMismatch(_, "SHA256:abc", "SHA256:old")) = m.onHandshakeDone(hostKey: .mismatch(fingerprint: "SHA256:abc", expected: "SHA256:old"), host: "h") else {
             return XCTFail()
         }
     }
@@ -144,6 +144,35 @@ final class ExecStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onAbandonWhileReading(), .close)
         XCTAssertEqual(m.onClosed(), .none, "the outcome was already reported")
         XCTAssertEqual(m.state, .finished)
+    }
+
+    /// MaxSessions 1: an open refused while a slot is busy waits and queues again, with
+    /// doubling waits, at most `maxOpenRetries` times; refused with no slot busy, it fails.
+    func testRefusedOpenRetriesWhileASlotIsBusyThenFails() {
+        let refused = SSHError.libssh2(call: "channel_open", code: -21, message: "Channel open failure")
+        var m = ExecStateMachine(hasCommand: false)
+        for attempt in 0..<ExecStateMachine.maxOpenRetries {
+            XCTAssertEqual(m.onOpenSlot(), .open)
+            XCTAssertEqual(m.onOpenRefused(refused, slotBusy: true), .retryOpen(afterMs: 25 << attempt))
+            XCTAssertEqual(m.state, .refused)
+            XCTAssertEqual(m.onOpenSlot(), .none, "not queued until the wait ends")
+            XCTAssertEqual(m.onSlotFreed(), .none)
+            XCTAssertEqual(m.state, .queued)
+        }
+        XCTAssertEqual(m.onOpenSlot(), .open)
+        XCTAssertEqual(m.onOpenRefused(refused, slotBusy: true), .fail(refused), "out of retries")
+        XCTAssertEqual(m.state, .finished)
+
+        var lone = ExecStateMachine(hasCommand: true)
+        _ = lone.onOpenSlot()
+        XCTAssertEqual(lone.onOpenRefused(refused, slotBusy: false), .fail(refused), "nothing of ours holds a slot: the refusal stands")
+
+        var waiting = ExecStateMachine(hasCommand: true)
+        _ = waiting.onOpenSlot()
+        _ = waiting.onOpenRefused(refused, slotBusy: true)
+        XCTAssertEqual(waiting.onTimeout(), .fail(.timeout(phase: "command")), "the command's deadline still holds")
+        XCTAssertEqual(waiting.onSlotFreed(), .none)
+        XCTAssertEqual(waiting.state, .finished)
     }
 
     func testTimeoutWhileQueuedFinishesAtOnce() {

@@ -4,11 +4,13 @@
 #include <stdint.h>
 
 /// Counters of the AES-CTR keystream cache (see FastCTR.c): contexts that use it,
-/// keystream bytes precomputed (served block by block), and refills.
+/// keystream bytes precomputed (served block by block), refills, and bytes of cached
+/// contexts that went straight to OpenSSL (calls of a whole keystream's size or more).
 typedef struct {
     uint64_t contexts;
     uint64_t bytes_served;
     uint64_t refills;
+    uint64_t bytes_passed_through;
 } rv_fastctr_stats;
 
 rv_fastctr_stats rv_fastctr_get_stats(void);
