@@ -20,13 +20,15 @@ let package = Package(
         .target(name: "CLinuxSys"),
         // AES-CTR keystream cache under libssh2 1.10's block-at-a-time crypto (see FastCTR.c).
         .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
+        // RSA user keys signed with SHA-2 for libssh2 1.10 (key files and the agent; see SSHKeys.h).
+        .target(name: "CSSHKeys", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("ssh2")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
                        providers: [.apt(["libllhttp-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "Reactor", dependencies: ["CLinuxSys"]),
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
-        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR"]),
+        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CSSHKeys"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
         .executableTarget(name: "rviewer", dependencies: [
@@ -38,7 +40,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR", "CSSHKeys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR"]),
     ],
     swiftLanguageModes: [.v5]

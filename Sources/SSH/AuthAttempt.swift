@@ -14,12 +14,28 @@ enum AuthAttempt {
     }
 
     static func run(_ step: SSHAuthStep, session s: OpaquePointer, target: SSHSession.Target,
-                    context: UnsafeMutablePointer<cssh2_ctx>, agent: AgentAuth) -> Outcome {
+                    context: UnsafeMutablePointer<cssh2_ctx>, agent: AgentAuth, rsaKey: RSAKeyFileAuth) -> Outcome {
         let user = target.username
         let userLen = UInt32(user.utf8.count)
         switch (step, target.auth) {
+        case (.rsaSHA2KeyFile, .key(let path, let passphrase)):
+            do { try KeyFile.checkReadable(path) } catch let e as SSHError { return .failed(e) } catch { return .failed(.invalidParameters("\(error)")) }
+            // An OpenSSH older than 7.2 knows no rsa-sha2: no attempt spent on it.
+            guard RSASignaturePolicy.offersSHA2(banner: RSASignaturePolicy.banner(s)) else { return .rejected(rsa: false) }
+            switch rsaKey.load(path: path, passphrase: passphrase) {
+            case .failure(.refused(let message)): return .failed(.authenticationFailed(method: "key", message: message))
+            case .failure(.unsupported): return .rejected(rsa: false)   // libssh2's own loader goes next
+            case .success: break
+            }
+            let rc = rsaKey.authenticate(session: s, user: user)
+            if rc != LIBSSH2_ERROR_EAGAIN { rsaKey.close() }
+            return classify(rc, session: s, rsa: { false }, keyLoad: nil)
         case (.publicKeyFile, .key(let path, let passphrase)):
             do { try KeyFile.checkReadable(path) } catch let e as SSHError { return .failed(e) } catch { return .failed(.invalidParameters("\(error)")) }
+            // After an rsa-sha2-512 offer, ssh-rsa only to a server that may take it.
+            if rsaKey.offeredSHA2, !RSASignaturePolicy.offersSHA1AfterSHA2(banner: RSASignaturePolicy.banner(s)) {
+                return .rejected(rsa: false)
+            }
             let rc = user.withCString { u in
                 path.withCString { p in
                     if let passphrase { return passphrase.withCString { cssh2_userauth_keyfile(s, u, userLen, p, $0) } }
@@ -56,6 +72,13 @@ enum AuthAttempt {
             case .success(let kinds): return .agentIdentities(kinds)
             case .failure(let e): return .failed(e)
             }
+        case (.agentIdentity(let index), .agent(let socket))
+            where agent.kind(index) == .rsa && LibSSH2.signsRSAWithSHA1Only
+                && RSASignaturePolicy.offersSHA2(banner: RSASignaturePolicy.banner(s)):
+            // The agent signs rsa-sha2-512 (libssh2 1.10 would ask it for SHA-1).
+            let (rc, signFailed) = agent.authenticateRSASHA2(index, session: s, user: user, socket: socket)
+            if signFailed { return .rejected(rsa: false) }   // an agent without the SHA-2 flag: next identity
+            return classify(rc, session: s, rsa: { false }, keyLoad: nil)
         case (.agentIdentity(let index), .agent):
             guard let identity = agent.identity(index) else { return .rejected(rsa: false) }
             let rc = user.withCString { libssh2_agent_userauth(agent.handle, $0, identity) }
@@ -113,7 +136,8 @@ final class AgentAuth {
             kinds.append(kind)
             prev = id
         }
-        // Offer ed25519/ECDSA identities before RSA ones (RSA fails with SHA-1-only libssh2).
+        // Offer ed25519/ECDSA identities before RSA ones: theirs is the one signature
+        // algorithm; an RSA identity may meet a server that refuses the one offered.
         let order = identities.indices.sorted { (kinds[$0] == .rsa ? 1 : 0) < (kinds[$1] == .rsa ? 1 : 0) }
         identities = order.map { identities[$0] }
         kinds = order.map { kinds[$0] }

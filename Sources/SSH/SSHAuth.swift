@@ -18,7 +18,10 @@ public enum SSHAuthMethod: Sendable {
 
 /// One attempt in the authentication sequence.
 public enum SSHAuthStep: Equatable, Sendable {
+    /// The key file through libssh2 (which signs RSA with SHA-1 only before 1.11).
     case publicKeyFile
+    /// An RSA key file with an rsa-sha2-512 signature made by rviewer (libssh2 1.10).
+    case rsaSHA2KeyFile
     case password
     /// Answer the server's keyboard-interactive prompts with the password.
     case keyboardInteractive
@@ -35,8 +38,8 @@ public enum SSHAuthLimits {
     public static let maxAgentIdentities = 5
 }
 
-/// What rviewer tells a user whose RSA key was refused by a server it could only
-/// sign for with SHA-1 (libssh2 1.10 against OpenSSH >= 8.8).
+/// What rviewer tells a user whose RSA key went out with an ssh-rsa (SHA-1) signature
+/// only (libssh2 1.10, to a server that announced no rsa-sha2 support) and was refused.
 public let rsaSHA1RefusedMessage =
-    "the server refused the RSA key's ssh-rsa (SHA-1) signature: this libssh2 cannot sign with rsa-sha2-256/512, "
-    + "which OpenSSH 8.8 and later require. Use an ed25519 or ECDSA key, or a server that accepts ssh-rsa"
+    "the server refused the RSA key's ssh-rsa (SHA-1) signature, the only RSA signature it announced support for. "
+    + "Use an ed25519 or ECDSA key, or enable rsa-sha2-256/512 on the server"

@@ -38,6 +38,8 @@ public final class SSHSession: IOHandler {
     var session: OpaquePointer?
     private let context: UnsafeMutablePointer<cssh2_ctx>
     private let agentAuth: AgentAuth
+    /// The RSA key file while it is offered with SHA-2 (libssh2 1.10).
+    private let rsaKeyAuth = RSAKeyFileAuth()
     private var onConnect: ((Result<Void, SSHError>) -> Void)?
     /// Called once if a ready session dies (not after a requested disconnect).
     public var onLost: ((SSHError) -> Void)?
@@ -71,7 +73,11 @@ public final class SSHSession: IOHandler {
         self.resolver = resolver
         self.knownHosts = knownHosts
         self.target = target
-        machine = SSHSessionStateMachine(method: target.auth, rsaSHA1Only: LibSSH2.signsRSAWithSHA1Only)
+        var keyIsRSA = false
+        // PKCS#8 files do not name their algorithm outside the (maybe encrypted) body:
+        // an unknown kind may be RSA; a key that turns out not to be costs no attempt.
+        if case .key(let path, _) = target.auth { keyIsRSA = [.rsa, .unknown].contains(KeyFile.kind(ofFileAt: path)) }
+        machine = SSHSessionStateMachine(method: target.auth, rsaSHA1Only: LibSSH2.signsRSAWithSHA1Only, keyIsRSA: keyIsRSA)
         context = .allocate(capacity: 1)
         context.initialize(to: cssh2_ctx())
         cssh2_ctx_init(context)
@@ -147,6 +153,7 @@ public final class SSHSession: IOHandler {
             if let session { libssh2_keepalive_config(session, 0, UInt32(Self.keepaliveInterval)) }
             loop.arm(keepalive, after: .seconds(Double(Self.keepaliveInterval)))
             agentAuth.close()
+            rsaKeyAuth.close()
             updateInterest(active: false)
             let done = onConnect
             onConnect = nil
@@ -272,7 +279,7 @@ public final class SSHSession: IOHandler {
     }
 
     private func authenticate(_ step: SSHAuthStep, session s: OpaquePointer) {
-        let outcome = AuthAttempt.run(step, session: s, target: target, context: context, agent: agentAuth)
+        let outcome = AuthAttempt.run(step, session: s, target: target, context: context, agent: agentAuth, rsaKey: rsaKeyAuth)
         switch outcome {
         case .wouldBlock: waitForSession()
         case .success: act(machine.onAuthenticated())
@@ -326,6 +333,7 @@ public final class SSHSession: IOHandler {
         loop.disarm(deadline)
         loop.disarm(keepalive)
         agentAuth.close()
+        rsaKeyAuth.close()
         if fd >= 0 { Socket.shutdownBoth(fd) }
         if let s = session {
             libssh2_session_set_blocking(s, 1)

@@ -45,11 +45,16 @@ public struct SSHSessionStateMachine {
     public let method: SSHAuthMethod
     /// libssh2 can sign RSA keys with SHA-1 only (1.10), so an RSA refusal gets its own message.
     public let rsaSHA1Only: Bool
+    /// The key file holds an RSA key: with a SHA-1-only libssh2 it is offered with an
+    /// rsa-sha2-512 signature made by rviewer first, then (if the server may take it)
+    /// through libssh2.
+    public let keyIsRSA: Bool
     public private(set) var state: State = .idle
 
-    public init(method: SSHAuthMethod, rsaSHA1Only: Bool) {
+    public init(method: SSHAuthMethod, rsaSHA1Only: Bool, keyIsRSA: Bool = false) {
         self.method = method
         self.rsaSHA1Only = rsaSHA1Only
+        self.keyIsRSA = keyIsRSA
     }
 
     public var isConnecting: Bool {
@@ -233,7 +238,9 @@ public struct SSHSessionStateMachine {
     /// The steps for the configured method that the server's list allows, in order.
     private func plan(_ methods: [String]) -> [SSHAuthStep] {
         switch method {
-        case .key: return methods.contains("publickey") ? [.publicKeyFile] : []
+        case .key:
+            guard methods.contains("publickey") else { return [] }
+            return rsaSHA1Only && keyIsRSA ? [.rsaSHA2KeyFile, .publicKeyFile] : [.publicKeyFile]
         case .agent: return methods.contains("publickey") ? [.agentConnect] : []
         case .password:
             // Many servers allow only keyboard-interactive: answer its password prompt too.

@@ -244,7 +244,7 @@ final class EnvironmentDetectionTests: XCTestCase {
 
             """.write(toFile: slow + "/bin/python3", atomically: false, encoding: .utf8)
         try Self.sh("chmod 755 \(q(slow + "/bin/python3")) && chown -R \(Self.user) \(q(slow))")
-        defer { try? Self.sh("touch \(q(release)); rm -rf \(q(slow)) \(q(started)) \(q(release))") }
+        defer { _ = try? Self.sh("touch \(q(release)); rm -rf \(q(slow)) \(q(started)) \(q(release))") }
         let id = try connect()
         var answer: RawClient.Response?
         let answered = DispatchSemaphore(value: 0)
