@@ -21,7 +21,7 @@ let package = Package(
         // AES-CTR keystream cache under libssh2 1.10's block-at-a-time crypto (see FastCTR.c).
         .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
         // RSA user keys signed with SHA-2 for libssh2 1.10 (key files and the agent; see SSHKeys.h).
-        .target(name: "CSSHKeys", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("ssh2")]),
+        .target(name: "CSSHKeys", linkerSettings: [.linkedLibrary("crypto")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
                        providers: [.apt(["libllhttp-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
