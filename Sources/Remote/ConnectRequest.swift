@@ -11,11 +11,15 @@ public struct ConnectRequest: Sendable {
     public var privateKeyPath: String?
     public var password: String?
     public var passphrase: String?
-    /// Seconds for resolve + connect + handshake + authentication (spec default 30).
-    public var timeoutSeconds: Int
+    /// Seconds for resolve + connect + handshake + authentication; nil: the alias's
+    /// ConnectTimeout, else the spec's default 30.
+    public var timeoutSeconds: Int?
+    /// Jump hosts in `ssh -J` syntax, or "none" (decisions.md, "Reaching servers").
+    public var proxyJump: String?
 
     public init(host: String, port: Int?, username: String?, auth: Auth, privateKeyPath: String?,
-                password: String?, passphrase: String?, timeoutSeconds: Int) {
+                password: String?, passphrase: String?, timeoutSeconds: Int?, proxyJump: String? = nil) {
+        self.proxyJump = proxyJump
         self.host = host
         self.port = port
         self.username = username
@@ -76,6 +80,17 @@ public struct SSHEnvironment: Sendable {
             auth = .agent(socket: socket)
         }
         return SSHSession.Target(host: alias?.hostName ?? request.host, port: request.port ?? alias?.port ?? 22,
-                                 username: username, auth: auth, timeoutMs: request.timeoutSeconds * 1000)
+                                 username: username, auth: auth,
+                                 timeoutMs: (request.timeoutSeconds ?? alias?.connectTimeout ?? Self.defaultTimeoutSeconds) * 1000,
+                                 serverAlive: alias.flatMap(Self.serverAlive))
+    }
+
+    /// The spec's connect timeout.
+    public static let defaultTimeoutSeconds = 30
+
+    /// ServerAliveInterval (0: off, as in ssh) with ServerAliveCountMax (ssh's default 3).
+    static func serverAlive(_ alias: SSHConfigFile.Resolved) -> (interval: Int, countMax: Int)? {
+        guard let interval = alias.serverAliveInterval, interval > 0 else { return nil }
+        return (interval, alias.serverAliveCountMax ?? 3)
     }
 }

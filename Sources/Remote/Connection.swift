@@ -81,6 +81,9 @@ public final class Connection {
     /// The session of the reconnect attempt in flight.
     var reconnectSession: SSHSession?
 
+    /// The jump hosts on the way, as `host:port`, nearest first (`via`; [] when direct).
+    public var via: [String] { session.route.hops }
+
     init(id: String, host: String, port: Int, username: String, createdAt: String, serverInfo: ServerInfo, session: SSHSession) {
         self.id = id
         self.host = host

@@ -52,12 +52,16 @@ public final class ConnectionRegistry {
     /// Opens a session, authenticates, gathers server_info; `done` runs on the loop.
     public func connect(_ request: ConnectRequest, _ done: @escaping (Result<Connection, SSHError>) -> Void) {
         let target: SSHSession.Target
-        do { target = try environment.target(for: request) } catch let e as SSHError {
+        let plan: RoutePlan
+        do {
+            target = try environment.target(for: request)
+            plan = try environment.routePlan(for: request, target: target)
+        } catch let e as SSHError {
             return done(.failure(e))
         } catch {
             return done(.failure(.invalidParameters("\(error)")))
         }
-        let session = SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)
+        let session = SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target, route: route(plan))
         let key = ObjectIdentifier(session)
         pendingSessions[key] = session
         session.connect { [weak self] result in
@@ -65,6 +69,7 @@ public final class ConnectionRegistry {
             switch result {
             case .failure(let error):
                 self.pendingSessions[key] = nil
+                session.route.close()
                 done(.failure(error))
             case .success:
                 session.exec(ServerInfo.command, timeoutMs: Self.serverInfoTimeoutMs, outputCap: 64 * 1024) { info in
@@ -72,12 +77,29 @@ public final class ConnectionRegistry {
                     let serverInfo: ServerInfo
                     switch info {
                     case .success(let r): serverInfo = ServerInfo.parse(r.stdoutText)
-                    case .failure(let error) where !session.isReady: return done(.failure(error))
+                    case .failure(let error) where !session.isReady:
+                        session.route.close()
+                        return done(.failure(error))
                     case .failure: serverInfo = ServerInfo(hostname: nil, os: nil, pythonVersion: nil)
                     }
                     done(.success(self.register(request: request, target: target, session: session, info: serverInfo)))
                 }
             }
+        }
+    }
+
+    /// The sessions of a plan's jump hosts, each routed through the one before it.
+    private func route(_ plan: RoutePlan) -> SSHRoute {
+        switch plan {
+        case .direct: return .direct
+        case .command(let line): return .command(line)
+        case .jump(let hops):
+            var route = SSHRoute.direct
+            for hop in hops {
+                route = .jump(JumpHop(session: SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts,
+                                                          target: hop, route: route)))
+            }
+            return route
         }
     }
 
@@ -103,6 +125,7 @@ public final class ConnectionRegistry {
         connection.forwards = []
         if let viewer = connection.viewer { releaseViewer(viewer) }
         connection.session.disconnect()
+        connection.session.route.close()
         return true
     }
 
@@ -130,7 +153,10 @@ public final class ConnectionRegistry {
     /// Disconnects everything (daemon shutdown).
     public func closeAll() {
         for id in order { disconnect(id) }
-        for session in pendingSessions.values { session.disconnect() }
+        for session in pendingSessions.values {
+            session.disconnect()
+            session.route.close()
+        }
         pendingSessions = [:]
     }
 

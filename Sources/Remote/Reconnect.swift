@@ -92,6 +92,7 @@ extension ConnectionRegistry {
         switch error {
         case .authenticationFailed, .hostKeyMismatch, .invalidParameters: return false
         case .timeout, .connectionFailed, .disconnected, .libssh2: return true
+        case .jumpHost(_, let inner): return worthRetrying(inner)   // judged where it happened
         }
     }
 }

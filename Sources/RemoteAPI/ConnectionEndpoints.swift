@@ -18,8 +18,15 @@ extension RemoteAPI {
                 privateKeyPath: try p.optionalString("private_key_path"),
                 password: try p.optionalString("password"),
                 passphrase: try p.optionalString("passphrase"),
-                timeoutSeconds: try p.optionalInt("timeout", range: 1...600) ?? 30)
+                timeoutSeconds: try p.optionalInt("timeout", range: 1...600),
+                proxyJump: try p.optionalString("proxy_jump"))
             try RemoteAPI.checkHostName(request.host)
+            if let jump = request.proxyJump, jump != "none" {
+                switch JumpSpec.parseList(jump) {
+                case .success(let hops): for hop in hops { try RemoteAPI.checkHostName(hop.host, field: "proxy_jump") }
+                case .failure(let error): throw APIError(error)
+                }
+            }
             let what = "\(request.username ?? "?")@\(request.host):\(request.port.map(String.init) ?? "-") auth=\(auth.rawValue)"
             registry.connect(request) { [weak self] result in
                 switch result {
@@ -37,6 +44,7 @@ extension RemoteAPI {
                             ("python_version", .optional(c.serverInfo.pythonVersion)),
                         ])),
                         ("created_at", .string(c.createdAt)),
+                        ("via", .array(c.via.map { .string($0) })),
                     ])
                 case .failure(let error):
                     self?.log("connect \(what) failed: \(error)")
@@ -121,7 +129,8 @@ extension RemoteAPI {
 extension ConnectionSummary {
     init(_ c: Connection) {
         let viewer = c.viewer.map { (status: $0.status, url: $0.url ?? "") }
-        self.init(connectionID: c.id, host: c.host, status: c.status.name, reconnecting: c.reconnect.isTrying, viewer: viewer)
+        self.init(connectionID: c.id, host: c.host, status: c.status.name, reconnecting: c.reconnect.isTrying, viewer: viewer,
+                  via: c.via)
     }
 }
 

@@ -24,9 +24,12 @@ public struct ConnectionSummary: Sendable {
     public let reconnecting: Bool
     /// `{status, url}` of the connection's viewer; nil (JSON null) without one.
     public let viewer: (status: String, url: String)?
+    /// Jump hosts on the way, `host:port` (extra field; [] when direct).
+    public let via: [String]
 
     public init(connectionID: String, host: String, status: String, reconnecting: Bool = false,
-                viewer: (status: String, url: String)?) {
+                viewer: (status: String, url: String)?, via: [String] = []) {
+        self.via = via
         self.connectionID = connectionID
         self.host = host
         self.status = status
@@ -41,6 +44,7 @@ public struct ConnectionSummary: Sendable {
             ("status", .string(status)),
             ("reconnecting", .bool(reconnecting)),
             ("viewer", viewer.map { JSON.object([("status", .string($0.status)), ("url", .string($0.url))]) } ?? .null),
+            ("via", .array(via.map { .string($0) })),
         ])
     }
 }

@@ -5,6 +5,10 @@ extension APIError {
     /// The spec's status and code for each SSH failure.
     public init(_ error: SSHError) {
         switch error {
+        case .jumpHost(_, let inner):
+            // The status the same error would have on the target; the message names the hop.
+            let base = APIError(inner)
+            self = APIError(status: base.status, code: base.code, message: error.description)
         case .invalidParameters(let m):
             self = .invalidParameters(m)
         case .authenticationFailed:

@@ -50,7 +50,7 @@ final class ExecChannel {
         }
     }
 
-    /// Another session channel finished: a refused open queues again.
+    /// The wait after a refused open ran out: it queues again.
     func slotFreed() { perform(machine.onSlotFreed()) }
 
     /// Runs the current state's libssh2 call, and the next ones, until blocked or done.

@@ -32,7 +32,7 @@ public struct ExecStateMachine {
         case complete
         /// Report the failure (once); close the channel if one is open.
         case fail(SSHError)
-        /// Queue the open again after this many milliseconds (or when a slot frees).
+        /// Queue the open again after this many milliseconds.
         case retryOpen(afterMs: Int)
     }
 
@@ -132,7 +132,7 @@ public struct ExecStateMachine {
         }
     }
 
-    /// A slot may be free (another session channel finished, or the wait ran out).
+    /// The wait after a refused open ran out: queue the open again.
     public mutating func onSlotFreed() -> Action {
         switch state {
         case .refused: state = .queued; return .none                       // queue again

@@ -14,6 +14,21 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
     case disconnected(String)
     /// A libssh2 call failed; code and libssh2's own message.
     case libssh2(call: String, code: Int32, message: String)
+    /// `error` happened at the jump host `hop` ("host:port") on the way to the target.
+    indirect case jumpHost(hop: String, error: SSHError)
+
+    /// The error itself, through any jump hosts that carried it (for its status).
+    public var underlying: SSHError {
+        if case .jumpHost(_, let inner) = self { return inner.underlying }
+        return self
+    }
+
+    /// This error as seen from the session routed through `hop`: named once, by the
+    /// hop nearest to where it happened.
+    public func at(jumpHost hop: String) -> SSHError {
+        if case .jumpHost = self { return self }
+        return .jumpHost(hop: hop, error: self)
+    }
 
     public var description: String {
         switch self {
@@ -25,6 +40,7 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionFailed(let m): return "SSH connection failed: \(m)"
         case .disconnected(let m): return "SSH connection lost: \(m)"
         case .libssh2(let call, let code, let m): return "\(call) failed: \(m) (libssh2 error \(code))"
+        case .jumpHost(let hop, let error): return "jump host \(hop): \(error.description)"
         }
     }
 }

@@ -13,13 +13,19 @@ public final class SSHSession: IOHandler {
         public var auth: SSHAuthMethod
         /// Bound on resolve + connect + handshake + authentication (the request's `timeout`).
         public var timeoutMs: Int
+        /// ssh_config's ServerAliveInterval and ServerAliveCountMax: SSH keepalives every
+        /// `interval` seconds, and the link given up after about `interval` x (`countMax` + 1)
+        /// seconds of unacknowledged data (TCP_USER_TIMEOUT). nil: the defaults below.
+        public var serverAlive: (interval: Int, countMax: Int)?
 
-        public init(host: String, port: Int, username: String, auth: SSHAuthMethod, timeoutMs: Int) {
+        public init(host: String, port: Int, username: String, auth: SSHAuthMethod, timeoutMs: Int,
+                    serverAlive: (interval: Int, countMax: Int)? = nil) {
             self.host = host
             self.port = port
             self.username = username
             self.auth = auth
             self.timeoutMs = timeoutMs
+            self.serverAlive = serverAlive
         }
     }
 
@@ -28,6 +34,10 @@ public final class SSHSession: IOHandler {
     public static let defaultOutputCap = 4 << 20
 
     public let target: Target
+    /// How the server is reached (directly, through jump hosts, through a ProxyCommand).
+    public let route: SSHRoute
+    /// The stream a routed session speaks over (nil when direct).
+    private var stream: SSHStream?
     unowned let loop: EventLoop
     private let resolver: Resolver
     private let knownHosts: KnownHosts
@@ -50,6 +60,8 @@ public final class SSHSession: IOHandler {
     /// by TCP keepalive on the socket (Socket.setKeepAlive), which libssh2 cannot do.
     static let keepaliveInterval: Int32 = 30
 
+    var keepaliveSeconds: Int32 { target.serverAlive.map { Int32($0.interval) } ?? Self.keepaliveInterval }
+
     // Channel pump state.
     var channels: [SessionChannel] = []
     var sendOwner: SessionChannel?
@@ -67,8 +79,9 @@ public final class SSHSession: IOHandler {
     var openQueueWasBusy = false
     let readBuffer: UnsafeMutableRawBufferPointer
 
-    public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target) {
+    public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target, route: SSHRoute = .direct) {
         LibSSH2.initialize()
+        self.route = route
         self.loop = loop
         self.resolver = resolver
         self.knownHosts = knownHosts
@@ -112,14 +125,17 @@ public final class SSHSession: IOHandler {
 
     /// A new, unconnected session to the same server with the same user and credentials.
     public func makeSibling() -> SSHSession {
-        SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target)
+        SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target, route: route)
     }
+
+    /// Never started (a routed hop connects such a session; a used one gets a sibling).
+    var isFresh: Bool { machine.state == .idle }
 
     /// Connects and authenticates; `done` runs once, on the loop thread.
     public func connect(_ done: @escaping (Result<Void, SSHError>) -> Void) {
         onConnect = done
         loop.arm(deadline, after: .milliseconds(target.timeoutMs))
-        act(machine.onStart())
+        if case .direct = route { act(machine.onStart()) } else { act(machine.onStartOverStream()) }
     }
 
     /// Closes the session; in-flight commands fail with `disconnected`.
@@ -144,14 +160,16 @@ public final class SSHSession: IOHandler {
             }
         case .connect(let index):
             startConnect(addresses[index])
+        case .openStream:
+            openStream()
         case .handshake:
             startHandshake()
         case .listAuth, .authenticate:
             drive()
         case .becomeReady:
             loop.disarm(deadline)
-            if let session { libssh2_keepalive_config(session, 0, UInt32(Self.keepaliveInterval)) }
-            loop.arm(keepalive, after: .seconds(Double(Self.keepaliveInterval)))
+            if let session { libssh2_keepalive_config(session, 0, UInt32(keepaliveSeconds)) }
+            loop.arm(keepalive, after: .seconds(Double(keepaliveSeconds)))
             agentAuth.close()
             rsaKeyAuth.close()
             updateInterest(active: false)
@@ -159,10 +177,11 @@ public final class SSHSession: IOHandler {
             onConnect = nil
             done?(.success(()))
         case .failConnect(let error):
+            let explained = stream?.explain(error) ?? error
             teardown()
             let done = onConnect
             onConnect = nil
-            done?(.failure(error))
+            done?(.failure(explained))
         case .lost(let error):
             failChannels(error)
             teardown()
@@ -195,8 +214,45 @@ public final class SSHSession: IOHandler {
         }
     }
 
+    /// Opens the route's stream; the handshake then runs over it as over TCP.
+    private func openStream() {
+        let opened = { [weak self] (result: Result<SSHStream, SSHError>) in
+            guard let self else { return }
+            guard case .connecting = self.machine.state else {       // gave up meanwhile
+                if case .success(let s) = result { s.close(); Socket.close(s.fd) }
+                return
+            }
+            switch result {
+            case .success(let s):
+                self.stream = s
+                self.fd = s.fd
+                self.act(self.machine.onConnected())
+            case .failure(let error):
+                self.act(self.machine.onStreamFailed(error))
+            }
+        }
+        switch route {
+        case .direct:
+            preconditionFailure("a direct session resolves and connects")
+        case .command(let line):
+            opened(Result { try SSHStream.command(line) }.mapError { $0 as? SSHError ?? .connectionFailed("\($0)") })
+        case .jump(let hop):
+            hop.ready { [target] result in
+                opened(result.flatMap { session in
+                    Result { try SSHStream.through(session, hopLabel: hop.label, to: target.host, port: target.port) }
+                        .mapError { ($0 as? SSHError ?? .connectionFailed("\($0)")).at(jumpHost: hop.label) }
+                })
+            }
+        }
+    }
+
     private func startHandshake() {
-        Socket.setKeepAlive(fd)
+        if let alive = target.serverAlive {
+            let i = Int32(alive.interval), c = Int32(alive.countMax)
+            Socket.setKeepAlive(fd, idle: i, interval: i, count: c)   // no-ops on a stream's socketpair
+        } else {
+            Socket.setKeepAlive(fd)
+        }
         if token == nil { token = loop.register(fd: fd, interest: .read, handler: self) }
         cssh2_ctx_reset_socket(context)   // a fresh socket
         guard let s = cssh2_session_init(context) else {
@@ -313,7 +369,7 @@ public final class SSHSession: IOHandler {
     /// it must never interleave with another packet (notes pitfall 11).
     private func sendKeepalive() {
         guard isReady, let s = session else { return }
-        var next: Int32 = Self.keepaliveInterval
+        var next: Int32 = keepaliveSeconds
         if channels.isEmpty && sendOwner == nil { _ = libssh2_keepalive_send(s, &next) }
         loop.arm(keepalive, after: .seconds(Double(max(next, 1))))
     }
@@ -341,6 +397,8 @@ public final class SSHSession: IOHandler {
         }
         session = nil
         closeSocket()
+        stream?.close()
+        stream = nil
         cssh2_ctx_reset_socket(context)   // the socket is gone: queued output with it
     }
 

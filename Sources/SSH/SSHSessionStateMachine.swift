@@ -24,6 +24,8 @@ public struct SSHSessionStateMachine {
         case none
         /// Look the host up.
         case resolve
+        /// Open the stream the session is routed over (a jump host's channel, a ProxyCommand).
+        case openStream
         /// Connect to address `index`.
         case connect(index: Int)
         /// Start the SSH handshake on the connected socket.
@@ -70,6 +72,25 @@ public struct SSHSessionStateMachine {
         case .idle: state = .resolving; return .resolve                                  // look up first
         case .resolving, .connecting, .handshaking, .listingAuth, .authenticating, .ready, .closed:
             preconditionFailure("start in \(state)")                                     // starts once
+        }
+    }
+
+    /// The connect request begins, over a stream instead of a TCP connection of its own.
+    public mutating func onStartOverStream() -> Action {
+        switch state {
+        case .idle: state = .connecting(index: 0, count: 1); return .openStream          // route first
+        case .resolving, .connecting, .handshaking, .listingAuth, .authenticating, .ready, .closed:
+            preconditionFailure("start in \(state)")                                     // starts once
+        }
+    }
+
+    /// The stream could not be opened (the jump host failed, the command did not start).
+    public mutating func onStreamFailed(_ error: SSHError) -> Action {
+        switch state {
+        case .connecting: return fail(error)                                               // no way there
+        case .closed: return .none                                                         // gave up meanwhile
+        case .idle, .resolving, .handshaking, .listingAuth, .authenticating, .ready:
+            preconditionFailure("stream failed in \(state)")                             // no stream asked for
         }
     }
 

@@ -48,6 +48,8 @@ final class TunnelClient: SessionChannel, IOHandler {
     private var clientReadable = true
     let timer: Reactor.Timer? = nil
     var onClosed: ((TunnelClient) -> Void)?
+    /// Why the server refused to open the channel (libssh2's message), if it did.
+    private(set) var openFailure: String?
 
     init(fd: Int32, targetHost: String, targetPort: Int, loop: EventLoop, session: SSHSession, counters: TunnelCounters) {
         self.fd = fd
@@ -138,6 +140,7 @@ final class TunnelClient: SessionChannel, IOHandler {
             guard let ch else {
                 if cssh2_last_errno(s) == LIBSSH2_ERROR_EAGAIN { return blocked(s, .open) }
                 pending = .none
+                openFailure = SSHSession.lastError(s)
                 perform(machine.onChannelFailed())
                 return .done
             }

@@ -46,7 +46,9 @@ struct Daemon {
         let loop = try EventLoop()
         LibSSH2.initialize()
         let home = getenv("HOME").map { String(cString: $0) } ?? "/"
-        let sshConfig = FileContents.read(home + "/.ssh/config").map { SSHConfigFile(text: String(decoding: $0, as: UTF8.self)) }
+        let sshConfig = FileContents.read(home + "/.ssh/config").map {
+            SSHConfigFile(text: String(decoding: $0, as: UTF8.self), include: { SSHConfigIncludes.read($0, home: home) })
+        }
         let registry = ConnectionRegistry(
             loop: loop, resolver: Resolver(loop: loop),
             knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts"),

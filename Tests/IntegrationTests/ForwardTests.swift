@@ -145,7 +145,7 @@ final class ForwardTests: XCTestCase {
 
     /// Sends `bytes` of pseudo-random data, half-closes, reads the echo to EOF;
     /// returns (sent, received) checksums.
-    private static func roundTrip(port: Int, bytes: Int, seed: UInt64) -> (Checksum, Checksum) {
+    static func roundTrip(port: Int, bytes: Int, seed: UInt64) -> (Checksum, Checksum) {
         let fd = connectTCP(port)
         guard fd >= 0 else { return (Checksum(), Checksum()) }
         defer { close(fd) }

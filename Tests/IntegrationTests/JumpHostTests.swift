@@ -1,0 +1,183 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Jump hosts (`ssh -J`) and ProxyCommand against real OpenSSH servers on loopback: a
+/// bastion sshd whose log shows the direct-tcpip channel to the target, hops named by
+/// field and by `~/.ssh/config` alias, failing hops named in the error, a checksummed
+/// transfer through a jump, and the chain rebuilt after the bastion restarts.
+final class JumpHostTests: XCTestCase {
+    private var target: SSHDFixture!
+    private var bastion: SSHDFixture!
+    private var daemon: DaemonProcess!
+
+    override func setUpWithError() throws {
+        target = try SSHDFixture()
+        bastion = try SSHDFixture()
+        // The bastion logs in with the agent, which holds the bastion's authorized key.
+        try bastion.startAgent(keys: [bastion.ed25519Key])
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path, "SSH_AUTH_SOCK": bastion.agentSocket])
+    }
+
+    override func tearDown() {
+        daemon = nil
+        target = nil
+        bastion = nil
+    }
+
+    private func connect(_ fields: [String: Any]) throws -> RawClient.Response {
+        try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": target.port, "username": target.user,
+                                                                  "auth_method": "key", "private_key_path": target.ed25519Key].merging(fields) { $1 })
+    }
+
+    /// Logins an sshd accepted so far.
+    private func logins(_ fixture: SSHDFixture) -> Int { fixture.log.components(separatedBy: "Accepted publickey for").count - 1 }
+
+    /// The bastion's sshd logged a direct-tcpip channel to `port`.
+    private func relayed(_ fixture: SSHDFixture, to port: Int) -> Bool {
+        // sshd -E ends its lines with CRLF, one Character for Swift: split on the CR-less text.
+        fixture.log.replacingOccurrences(of: "\r", with: "").split(separator: "\n").contains { $0.contains("server_request_direct_tcpip") && $0.hasSuffix("target 127.0.0.1 port \(port)") }
+    }
+
+    func testOneJumpHostByField() throws {
+        let r = try connect(["proxy_jump": "\(bastion.user)@127.0.0.1:\(bastion.port)"])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["via"] as? [String], ["127.0.0.1:\(bastion.port)"])
+        XCTAssertEqual(r.json?["server_info"].flatMap { $0 as? [String: Any] }?["os"] as? String, "Linux", "a command ran through the jump")
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String)
+        XCTAssertTrue(relayed(bastion, to: target.port), "the bastion carried the connection to the target")
+        XCTAssertEqual(logins(target), 1)
+        XCTAssertEqual(logins(bastion), 1)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
+        XCTAssertEqual(list?.first?["via"] as? [String], ["127.0.0.1:\(bastion.port)"])
+        // Both host keys were checked and recorded.
+        let known = try String(contentsOfFile: daemon.stateDirectory + "/known_hosts", encoding: .utf8)
+        XCTAssertTrue(known.contains("[127.0.0.1]:\(bastion.port) ") && known.contains("[127.0.0.1]:\(target.port) "), known)
+        // A direct connection says so.
+        XCTAssertEqual(try connect([:]).json?["via"] as? [String], [])
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").status, 200)
+    }
+
+    func testTwoJumpHostsByAliasFromSSHConfig() throws {
+        let second = try SSHDFixture()
+        try FileManager.default.createDirectory(at: target.home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        try """
+            Host hop1
+              HostName 127.0.0.1
+              Port \(bastion.port)
+              User \(bastion.user)
+            Host hop2
+              HostName 127.0.0.1
+              Port \(second.port)
+              IdentityFile \(second.ed25519Key)
+            Host gpu
+              HostName 127.0.0.1
+              Port \(target.port)
+              ProxyJump hop1,hop2
+              IdentityFile \(target.ed25519Key)
+
+            """.write(to: target.home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path, "SSH_AUTH_SOCK": bastion.agentSocket])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "gpu", "username": target.user, "auth_method": "key"])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["via"] as? [String], ["127.0.0.1:\(bastion.port)", "127.0.0.1:\(second.port)"])
+        XCTAssertTrue(relayed(bastion, to: second.port), "hop1 carried hop2")
+        XCTAssertTrue(relayed(second, to: target.port), "hop2 carried the target")
+        // `proxy_jump: none` turns the alias's jump off (a direct connection to the same port).
+        let direct = try daemon.request("POST", "/api/remote/connect", json: ["host": "gpu", "username": target.user, "auth_method": "key",
+                                                                               "proxy_jump": "none"])
+        XCTAssertEqual(direct.status, 200, direct.text)
+        XCTAssertEqual(direct.json?["via"] as? [String], [])
+    }
+
+    func testFailingHopsAreNamedWithTheirStatus() throws {
+        // The bastion refuses the agent's key: 401, naming the hop.
+        let stranger = try SSHDFixture()
+        let refused = try connect(["proxy_jump": "127.0.0.1:\(stranger.port)"])
+        XCTAssertEqual(refused.status, 401, refused.text)
+        XCTAssertEqual(refused.json?["error"] as? String, "authentication_failed")
+        XCTAssertTrue((refused.json?["message"] as? String ?? "").hasPrefix("jump host 127.0.0.1:\(stranger.port): "), refused.text)
+        // Nothing listens where the hop should be: 500, naming it.
+        let closed = try SSHDFixture.freePort()
+        let down = try connect(["proxy_jump": "127.0.0.1:\(closed)"])
+        XCTAssertEqual(down.status, 500, down.text)
+        XCTAssertTrue((down.json?["message"] as? String ?? "").hasPrefix("jump host 127.0.0.1:\(closed): "), down.text)
+        // The hop is fine but cannot reach the target port.
+        let nowhere = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": closed, "username": target.user,
+                                                                                "auth_method": "key", "private_key_path": target.ed25519Key,
+                                                                                "proxy_jump": "127.0.0.1:\(bastion.port)"])
+        XCTAssertEqual(nowhere.status, 500, nowhere.text)
+        XCTAssertTrue((nowhere.json?["message"] as? String ?? "").contains("jump host 127.0.0.1:\(bastion.port) cannot reach the next host"), nowhere.text)
+        // Malformed and hostile hops are refused before anything runs.
+        for bad in ["a:b", "-oProxyCommand=x", "user@:22", "h:70000"] {
+            let r = try connect(["proxy_jump": bad])
+            XCTAssertEqual(r.status, 400, "\(bad): \(r.text)")
+            XCTAssertEqual(r.json?["error"] as? String, "invalid_parameters")
+        }
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 0)
+    }
+
+    func testChecksummedTransferThroughAJump() throws {
+        let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
+        let echo = try EchoServer()
+        let f = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_host": "127.0.0.1", "remote_port": echo.port])
+        let port = try XCTUnwrap(f.json?["local_port"] as? Int, f.text)
+        let (sent, received) = ForwardTests.roundTrip(port: port, bytes: 256 << 20, seed: 11)
+        XCTAssertEqual(received.count, 256 << 20, "256 MiB came back")
+        XCTAssertEqual(received.value, sent.value)
+        XCTAssertTrue(relayed(bastion, to: target.port))
+    }
+
+    func testReconnectRebuildsTheChainAfterTheBastionRestarts() throws {
+        let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
+        let before = logins(bastion)
+        bastion.stop()
+        XCTAssertEqual(try daemon.waitForFirstConnectionStatus("disconnected", timeout: 15), "disconnected")
+        try bastion.start()
+        XCTAssertEqual(try daemon.waitForFirstConnectionStatus("connected", timeout: 30), "connected")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200, "the same connection is back")
+        XCTAssertEqual(logins(bastion), before + 1, "the restarted bastion saw a new login")
+        XCTAssertTrue(relayed(bastion, to: target.port))
+    }
+
+    func testProxyCommandFromSSHConfig() throws {
+        try FileManager.default.createDirectory(at: target.home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        let ssh = "ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i \(bastion.ed25519Key)"
+        try """
+            Host viacmd
+              HostName 127.0.0.1
+              Port \(target.port)
+              ProxyCommand \(ssh) -p \(bastion.port) -W %h:%p \(bastion.user)@127.0.0.1
+            Host broken
+              HostName 127.0.0.1
+              ProxyCommand sh -c 'echo proxy-said-no >&2; exit 3'
+
+            """.write(to: target.home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "viacmd", "username": target.user, "auth_method": "key",
+                                                                          "private_key_path": target.ed25519Key])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["via"] as? [String], [])
+        XCTAssertTrue(relayed(bastion, to: target.port), "ssh -W went through the bastion")
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        let broken = try daemon.request("POST", "/api/remote/connect", json: ["host": "broken", "username": target.user, "auth_method": "key",
+                                                                               "private_key_path": target.ed25519Key])
+        XCTAssertEqual(broken.status, 500, broken.text)
+        XCTAssertTrue((broken.json?["message"] as? String ?? "").contains("ProxyCommand 'sh -c"), broken.text)
+        XCTAssertTrue(daemon.stderr.contains("proxy-said-no"), "the command's stderr is in the daemon's log")
+        // Disconnecting ends the command.
+        XCTAssertEqual(try daemon.request("DELETE", "/api/remote/connections/\(id)").status, 200)
+        let deadline = Date().addingTimeInterval(5)
+        var left = ""
+        repeat {
+            left = (try? SSHDFixture.run("/bin/sh", ["-c", "pgrep -f -- '[-]W 127.0.0.1:\(target.port)' || true"])) ?? ""
+            if left.isEmpty { break }
+            usleep(50_000)
+        } while Date() < deadline
+        XCTAssertEqual(left, "", "the ProxyCommand ended with its connection")
+    }
+}
