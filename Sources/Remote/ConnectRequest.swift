@@ -77,7 +77,9 @@ public struct SSHEnvironment: Sendable {
             guard let socket = agentSocket, !socket.isEmpty else {
                 throw SSHError.invalidParameters("auth_method 'agent' needs an SSH agent: the daemon has no SSH_AUTH_SOCK")
             }
-            auth = .agent(socket: socket)
+            // IdentitiesOnly with an IdentityFile: just that key's identity (its .pub names it).
+            let only = alias?.identitiesOnly == true ? alias?.identityFile.flatMap { KeyFile.publicKeyBlob(ofFileAt: expand($0) + ".pub") } : nil
+            auth = .agent(socket: socket, only: only)
         }
         return SSHSession.Target(host: alias?.hostName ?? request.host, port: request.port ?? alias?.port ?? 22,
                                  username: username, auth: auth,

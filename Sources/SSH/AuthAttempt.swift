@@ -67,12 +67,12 @@ enum AuthAttempt {
                 return user.withCString { cssh2_userauth_kbdint(s, $0, userLen) }
             }
             return classify(rc, session: s, rsa: { false }, keyLoad: nil)
-        case (.agentConnect, .agent(let socket)):
-            switch agent.connect(session: s, socket: socket) {
+        case (.agentConnect, .agent(let socket, let only)):
+            switch agent.connect(session: s, socket: socket, only: only) {
             case .success(let kinds): return .agentIdentities(kinds)
             case .failure(let e): return .failed(e)
             }
-        case (.agentIdentity(let index), .agent(let socket))
+        case (.agentIdentity(let index), .agent(let socket, _))
             where agent.kind(index) == .rsa && LibSSH2.signsRSAWithSHA1Only
                 && RSASignaturePolicy.offersSHA2(banner: RSASignaturePolicy.banner(s)):
             // The agent signs rsa-sha2-512 (libssh2 1.10 would ask it for SHA-1).
@@ -113,7 +113,7 @@ final class AgentAuth {
     private var identities: [UnsafeMutablePointer<libssh2_agent_publickey>] = []
     private var kinds: [KeyFile.Kind] = []
 
-    func connect(session: OpaquePointer, socket: String) -> Result<[KeyFile.Kind], SSHError> {
+    func connect(session: OpaquePointer, socket: String, only: [UInt8]? = nil) -> Result<[KeyFile.Kind], SSHError> {
         close()
         guard let agent = libssh2_agent_init(session) else {
             return .failure(.authenticationFailed(method: "agent", message: "cannot initialise the agent client"))
@@ -131,10 +131,12 @@ final class AgentAuth {
         while libssh2_agent_get_identity(agent, &current, prev) == 0, let id = current {
             var len = 0
             let blob = cssh2_agent_identity_blob(id, &len)
-            let kind = blob.map { KeyFile.kind(ofPublicKeyBlob: Array(UnsafeRawBufferPointer(start: $0, count: len))) } ?? .unknown
+            let bytes = blob.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
+            let kind = KeyFile.kind(ofPublicKeyBlob: bytes)
+            prev = id
+            if let only, bytes != only { continue }   // IdentitiesOnly: not the configured key
             identities.append(id)
             kinds.append(kind)
-            prev = id
         }
         // Offer ed25519/ECDSA identities before RSA ones: theirs is the one signature
         // algorithm; an RSA identity may meet a server that refuses the one offered.

@@ -53,6 +53,17 @@ public enum KeyFile {
         return kind(ofKeyType: String(decoding: type, as: UTF8.self))
     }
 
+    /// The key blob of a one-line public key file ("type base64 comment"); nil if unreadable.
+    public static func publicKeyBlob(ofFileAt path: String) -> [UInt8]? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 16384)
+        guard fgets(&line, Int32(line.count), f) != nil else { return nil }
+        let fields = String(cString: line).split(separator: " ")
+        guard fields.count >= 2 else { return nil }
+        return Base64.decode(String(fields[1]))
+    }
+
     /// The algorithm named by an SSH public key blob (agent identities).
     public static func kind(ofPublicKeyBlob blob: [UInt8]) -> Kind {
         var r = BlobReader(bytes: blob)

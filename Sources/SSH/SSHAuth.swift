@@ -3,8 +3,9 @@ public enum SSHAuthMethod: Sendable {
     /// A private key file (already `~`-expanded) with an optional passphrase.
     case key(path: String, passphrase: String?)
     case password(String)
-    /// The ssh-agent at `socket` (SSH_AUTH_SOCK).
-    case agent(socket: String)
+    /// The ssh-agent at `socket` (SSH_AUTH_SOCK); `only`: offer just the identity with
+    /// this public key blob (ssh_config's IdentitiesOnly with an IdentityFile).
+    case agent(socket: String, only: [UInt8]? = nil)
 
     /// The spec's name of the method, for error messages.
     public var name: String {

@@ -185,7 +185,7 @@ public struct SSHSessionStateMachine {
         case .authenticating(.agentConnect, _, _):
             let count = min(kinds.count, SSHAuthLimits.maxAgentIdentities)
             guard count > 0 else {
-                return fail(.authenticationFailed(method: "agent", message: "the SSH agent holds no identities"))  // nothing to offer
+                return fail(.authenticationFailed(method: "agent", message: "the SSH agent holds no identities to offer (with IdentitiesOnly: none matching the IdentityFile)"))  // nothing to offer
             }
             let steps = (0..<count).map { SSHAuthStep.agentIdentity($0) }
             state = .authenticating(step: steps[0], remaining: Array(steps.dropFirst()), sawRSARefusal: false)

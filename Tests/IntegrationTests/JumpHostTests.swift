@@ -143,6 +143,46 @@ final class JumpHostTests: XCTestCase {
         XCTAssertTrue(relayed(bastion, to: target.port))
     }
 
+    func testIdentitiesOnlyOffersJustTheConfiguredKey() throws {
+        // The agent holds an unauthorized key and the authorized one.
+        try bastion.startAgent(keys: [target.strangerKey, target.ed25519Key])
+        try FileManager.default.createDirectory(at: target.home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        try """
+            Host strict
+              HostName 127.0.0.1
+              Port \(target.port)
+              IdentitiesOnly yes
+              IdentityFile \(target.strangerKey)
+            Host right
+              HostName 127.0.0.1
+              Port \(target.port)
+              IdentitiesOnly yes
+              IdentityFile \(target.ed25519Key)
+
+            """.write(to: target.home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path, "SSH_AUTH_SOCK": bastion.agentSocket])
+        let attempts = { self.target.log.components(separatedBy: "method publickey").count - 1 }
+        let before = attempts()
+        let strict = try daemon.request("POST", "/api/remote/connect", json: ["host": "strict", "username": target.user, "auth_method": "agent"])
+        XCTAssertEqual(strict.status, 401, "only the configured (unauthorized) key was offered: \(strict.text)")
+        XCTAssertEqual(attempts() - before, 1, "one publickey request: the other identity was not offered")
+        let right = try daemon.request("POST", "/api/remote/connect", json: ["host": "right", "username": target.user, "auth_method": "agent"])
+        XCTAssertEqual(right.status, 200, right.text)
+    }
+
+    func testProxyCommandThatNeverSpeaksSSHTimesOutNamingIt() throws {
+        try FileManager.default.createDirectory(at: target.home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        try "Host mute\n  ProxyCommand sleep 30\n".write(to: target.home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "mute", "username": target.user, "auth_method": "key",
+                                                                          "private_key_path": target.ed25519Key, "timeout": 2])
+        XCTAssertEqual(r.status, 408, r.text)
+        XCTAssertEqual(r.json?["error"] as? String, "connection_timeout")
+        XCTAssertTrue((r.json?["message"] as? String ?? "").contains("ProxyCommand 'sleep 30'"), r.text)
+        usleep(300_000)
+        XCTAssertEqual((try? SSHDFixture.run("/bin/sh", ["-c", "pgrep -x -f 'sleep 30' || true"])) ?? "?", "", "the command was ended with the attempt")
+    }
+
     func testProxyCommandFromSSHConfig() throws {
         try FileManager.default.createDirectory(at: target.home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
         let ssh = "ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i \(bastion.ed25519Key)"
@@ -179,5 +219,33 @@ final class JumpHostTests: XCTestCase {
             usleep(50_000)
         } while Date() < deadline
         XCTAssertEqual(left, "", "the ProxyCommand ended with its connection")
+    }
+}
+
+/// The real Runicorn viewer started and served through a jump host, its tunnel's
+/// browser-sized bursts included (extra sessions go through the jump too).
+extension EnvironmentDetectionTests {
+    func testViewerThroughAJumpHost() throws {
+        let bastion = try SSHDFixture()
+        try bastion.startAgent(keys: [bastion.ed25519Key])
+        daemon = try DaemonProcess(environment: ["HOME": Self.sshd!.home.path, "SSH_AUTH_SOCK": bastion.agentSocket])
+        let r = try daemon.request("POST", "/api/remote/connect", json: [
+            "host": "127.0.0.1", "port": Self.sshd!.port, "username": Self.user, "auth_method": "key",
+            "private_key_path": Self.sshd!.ed25519Key, "proxy_jump": "127.0.0.1:\(bastion.port)"])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["via"] as? [String], ["127.0.0.1:\(bastion.port)"])
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String)
+        let start = try startViewer(id)
+        XCTAssertEqual(start.status, 200, start.text)
+        let port = try XCTUnwrap((start.json?["viewer"] as? [String: Any])?["local_port"] as? Int)
+        XCTAssertEqual(try httpGet(port: port, path: "/api/health").json?["status"] as? String, "ok")
+        // A browser's burst of connections at once, all answered.
+        let clients = try (0..<12).map { _ in try RawClient(port: port, timeout: 20) }
+        for c in clients { try c.send("GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n") }
+        for c in clients { XCTAssertEqual(try c.readResponse().status, 200) }
+        let relayed = bastion.log.replacingOccurrences(of: "\r", with: "").split(separator: "\n")
+            .filter { $0.contains("server_request_direct_tcpip") && $0.hasSuffix("target 127.0.0.1 port \(Self.sshd!.port)") }.count
+        XCTAssertGreaterThanOrEqual(relayed, 1, "the bastion carried the SSH connection(s) to the server")
+        XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
     }
 }
