@@ -2,7 +2,7 @@
 the tunnel, the real Runicorn viewer, scale, API rate and round trips.
 Writes a markdown report (ratios against `ssh -L` and direct loopback).
 Usage: bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
-       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,rtt]"""
+       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,rtt,jump]"""
 import argparse
 import os
 import platform
@@ -310,6 +310,65 @@ class Bench:
         self.procs.stop(ssh)
         self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": cid})
         self.daemon.call("DELETE", f"/api/remote/connections/{cid}")
+
+    # -- 6. through one jump host ----------------------------------------------------
+    def jump(self):
+        """rviewer with proxy_jump against `ssh -J ... -L`, both through the same bastion
+        sshd and forced to the cipher, MAC and kex rviewer negotiated."""
+        r = self.report
+        r.h("6. Through one jump host (a second sshd as bastion), against ssh -J -L")
+        bastion = Sshd(self.work, self.procs, name="bastion")
+        agent_sock = os.path.join(self.work, "agent.sock")
+        agent = self.procs.start(["ssh-agent", "-D", "-a", agent_sock], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 5
+        while not os.path.exists(agent_sock) and time.time() < deadline:
+            time.sleep(0.02)
+        subprocess.run(["ssh-add", "-q", bastion.key], env={**os.environ, "SSH_AUTH_SOCK": agent_sock}, check=True)
+        daemon = Daemon(self.args.binary, self.work, self.procs, env={"SSH_AUTH_SOCK": agent_sock}, name="rviewer-jump")
+        conn = daemon.connect(self.sshd, BENCH_USER, proxy_jump=f"{BENCH_USER}@127.0.0.1:{bastion.port}")
+        cfg = os.path.join(self.work, "ssh-jump.conf")
+        mac = "" if self.mac == "<implicit>" else f"  MACs {self.mac}\n"
+        with open(cfg, "w") as f:
+            f.write(f"Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n"
+                    f"  IdentityFile {self.sshd.key}\n  IdentityFile {bastion.key}\n  Ciphers {self.cipher}\n{mac}"
+                    f"  KexAlgorithms {self.kex}\n")
+        rows = []
+
+        def ssh_j(remote_port):
+            lp = free_port()
+            p = self.procs.start(["ssh", "-F", cfg, "-N", "-J", f"{BENCH_USER}@127.0.0.1:{bastion.port}", "-p", str(self.sshd.port),
+                                  "-L", f"127.0.0.1:{lp}:127.0.0.1:{remote_port}", f"{BENCH_USER}@127.0.0.1"],
+                                 env={**os.environ, "SSH_AUTH_SOCK": ""})
+            wait_listening(lp)
+            return p, lp
+
+        # Bulk, both ways.
+        _, rv_bulk = daemon.forward(conn, self.iperf_port)
+        sj, sj_bulk = ssh_j(self.iperf_port)
+        bulk = {}
+        for name, port in [("ssh -J -L", sj_bulk), ("rviewer", rv_bulk)]:
+            bulk[name] = [summary([x["mbps"] for x in self.runs(lambda: iperf(port, self.args.secs, rev))]) for rev in (False, True)]
+        self.procs.stop(sj)
+        rows.append(["bulk MB/s, client->server / server->client (iperf3)",
+                     f"{fmt(bulk['ssh -J -L'][0])} / {fmt(bulk['ssh -J -L'][1])}", f"{fmt(bulk['rviewer'][0])} / {fmt(bulk['rviewer'][1])}",
+                     f"{ratio(bulk['rviewer'][0], bulk['ssh -J -L'][0])} / {ratio(bulk['rviewer'][1], bulk['ssh -J -L'][1])}"])
+        # 100 B HTTP at 1 and 64 connections, and a new client's first byte.
+        _, rv_http = daemon.forward(conn, self.nginx.port)
+        sj, sj_http = ssh_j(self.nginx.port)
+        for conns in (1, 64):
+            res = {n: summary([x["rps"] for x in self.runs(lambda: wrk(f"http://127.0.0.1:{p}/small", conns, self.args.secs))])
+                   for n, p in [("ssh -J -L", sj_http), ("rviewer", rv_http)]}
+            rows.append([f"100 B HTTP x{conns}, req/s", fmt(res["ssh -J -L"]), fmt(res["rviewer"]), ratio(res["rviewer"], res["ssh -J -L"])])
+        fb = {n: summary(self.runs(lambda: first_byte_ms(p))) for n, p in [("ssh -J -L", sj_http), ("rviewer", rv_http)]}
+        rows.append(["new client: connect to first byte, ms (lower is better)", fmt(fb["ssh -J -L"], 3), fmt(fb["rviewer"], 3),
+                     ratio(fb["rviewer"], fb["ssh -J -L"])])
+        self.procs.stop(sj)
+        r.table(["load", "ssh -J -L", "rviewer (proxy_jump)", "rviewer / ssh -J -L"], rows)
+        r.p("")
+        r.p(f"Both legs forced to {self.cipher}, {self.mac}, {self.kex} for ssh; rviewer negotiates the same on both. "
+            "The bastion and the target are OpenSSH on loopback.")
+        for p in (daemon.proc, agent, bastion.proc):
+            self.procs.stop(p)
 
     def run(self):
         r = self.report

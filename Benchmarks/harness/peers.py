@@ -100,21 +100,22 @@ def proc_status(pid):
 class Sshd:
     """OpenSSH sshd on a free loopback port, own host key and config; logs in the bench user."""
 
-    def __init__(self, work, procs):
+    def __init__(self, work, procs, name="sshd"):
         self.work = work
-        self.key = os.path.join(work, "id_ed25519")
-        host = os.path.join(work, "host_ed25519")
+        p = (lambda f: os.path.join(work, f if name == "sshd" else f"{name}-{f}"))
+        self.key = p("id_ed25519")
+        host = p("host_ed25519")
         sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host])
         sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.key])
-        shutil.copy(self.key + ".pub", os.path.join(work, "authorized_keys"))
+        shutil.copy(self.key + ".pub", p("authorized_keys"))
         self.port = free_port()
-        self.log = os.path.join(work, "sshd.log")
+        self.log = p("sshd.log")
         os.makedirs("/run/sshd", exist_ok=True)
-        with open(os.path.join(work, "sshd_config"), "w") as f:
+        with open(p("sshd_config"), "w") as f:
             f.write(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host}\n"
-                    f"AuthorizedKeysFile {work}/authorized_keys\nPidFile {work}/sshd.pid\n"
+                    f"AuthorizedKeysFile {p('authorized_keys')}\nPidFile {p('sshd.pid')}\n"
                     "StrictModes no\nUsePAM yes\nLogLevel DEBUG1\nMaxStartups 500\nMaxSessions 100\n")
-        self.proc = procs.start(["/usr/sbin/sshd", "-D", "-f", os.path.join(work, "sshd_config"), "-E", self.log])
+        self.proc = procs.start(["/usr/sbin/sshd", "-D", "-f", p("sshd_config"), "-E", self.log])
         wait_port(self.port)
 
     def negotiated(self, user):
@@ -184,10 +185,10 @@ class Daemon:
         except urllib.error.HTTPError as e:
             raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:400]!r}")
 
-    def connect(self, sshd, user, port=None):
+    def connect(self, sshd, user, port=None, **extra):
         return self.call("POST", "/api/remote/connect", {
             "host": "127.0.0.1", "port": port or sshd.port, "username": user,
-            "auth_method": "key", "private_key_path": sshd.key})["connection_id"]
+            "auth_method": "key", "private_key_path": sshd.key, **extra})["connection_id"]
 
     def forward(self, conn, remote_port):
         r = self.call("POST", "/api/remote/forwards", {"connection_id": conn, "remote_host": "127.0.0.1", "remote_port": remote_port})

@@ -260,6 +260,12 @@ final class TunnelClient: SessionChannel, IOHandler {
         // the flow control: the channel window stops refilling and the server stops.
         if case .open(_, true) = machine.state {
             var moved = 0
+            // Write out what waits first: a pass woken by the client's EPOLLOUT must then
+            // read the channel, whose read is what sends the window adjust. Flushing only
+            // after the reads left the buffer empty and the channel unread, and with the
+            // window used up nothing woke the tunnel again (found through a jump host,
+            // whose socketpair fills like a slow client).
+            if !flushDown() { return clientFailed() }
             if down.room < Self.maxWrite { down.compact() }   // safe: libssh2 keeps no pointer into `down`
             while down.room > 0, moved < Self.passBudget, !channelEOF {
                 let n = libssh2_channel_read_ex(ch, 0, down.writable.baseAddress!.assumingMemoryBound(to: CChar.self), down.room)

@@ -269,6 +269,57 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(after["rviewer_connections"], 1)
     }
 
+    /// A client that reads nothing for a while: the server's stream fills the client's
+    /// socket, the tunnel's buffer and the channel window; once the client reads, the
+    /// tunnel must read the channel again (its read sends the window adjust). It used to
+    /// flush its buffer and wait for events that never came: the stream stalled for good.
+    func testLateReaderGetsTheWholeStream() throws {
+        let size = 16 << 20
+        let (listener, targetPort) = SSHDFixture.listenLoopback(backlog: 4)
+        defer { close(listener) }
+        final class Sent: @unchecked Sendable { var sum = Checksum() }
+        let sent = Sent()
+        let served = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { served.signal() }
+            let c = accept(listener, nil, nil)
+            guard c >= 0 else { return }
+            var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+            var block = [UInt8](repeating: 0, count: 64 << 10)
+            var left = size
+            while left > 0 {
+                for i in 0..<block.count { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; block[i] = UInt8(truncatingIfNeeded: rng) }
+                let n = min(left, block.count)
+                block[0..<n].withUnsafeBytes { sent.sum.add($0) }
+                var off = 0
+                while off < n {
+                    let w = block[off..<n].withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if w <= 0 { close(c); return }
+                    off += w
+                }
+                left -= n
+            }
+            close(c)
+        }
+        let (_, port) = try openForward(port: targetPort)
+        let fd = Self.connectTCP(port)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        usleep(1_500_000)   // everything on the way fills up
+        var received = Checksum()
+        var buf = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            buf[0..<n].withUnsafeBytes { received.add($0) }
+        }
+        XCTAssertEqual(served.wait(timeout: .now() + 30), .success, "the server wrote it all")
+        XCTAssertEqual(received.count, size, "the whole stream arrived (a stall ends in the 20 s receive timeout)")
+        XCTAssertEqual(received.value, sent.sum.value)
+    }
+
     func testDeleteClosesTheListenerAndErrors() throws {
         let (id, port) = try openForward()
         XCTAssertEqual(try daemon.request("GET", "/api/remote/forwards").json?["total"] as? Int, 1)
