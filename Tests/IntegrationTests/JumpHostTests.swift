@@ -130,6 +130,33 @@ final class JumpHostTests: XCTestCase {
         XCTAssertTrue(relayed(bastion, to: target.port))
     }
 
+    /// A burst of new clients makes the forward log in again (extra sessions): those go
+    /// through the jump host too (the bastion carries each, the target accepts each).
+    func testExtraSessionsGoThroughTheJump() throws {
+        let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
+        let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
+        let echo = try EchoServer()
+        let f = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_host": "127.0.0.1", "remote_port": echo.port])
+        let port = try XCTUnwrap(f.json?["local_port"] as? Int, f.text)
+        let group = DispatchGroup()
+        let lock = NSLock()
+        var ok = 0
+        for i in 0..<120 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                let (sent, received) = ForwardTests.roundTrip(port: port, bytes: 4096, seed: UInt64(i + 1))
+                if received.count == 4096 && received.value == sent.value { lock.lock(); ok += 1; lock.unlock() }
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(ok, 120, "every client got its bytes back")
+        let sessions = try XCTUnwrap((try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]])?.first?["ssh_sessions"] as? Int)
+        let targetLogins = logins(target), relays = bastion.log.components(separatedBy: "target 127.0.0.1 port \(target.port)").count - 1
+        XCTAssertGreaterThanOrEqual(targetLogins, 2, "an extra session logged in to the target (\(sessions) sessions now)")
+        XCTAssertEqual(relays, targetLogins, "and each of the target's logins came through the bastion")
+    }
+
     func testReconnectRebuildsTheChainAfterTheBastionRestarts() throws {
         let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
         let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
