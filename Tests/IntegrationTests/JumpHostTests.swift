@@ -170,6 +170,19 @@ final class JumpHostTests: XCTestCase {
         XCTAssertTrue(relayed(bastion, to: target.port))
     }
 
+    /// The daemon reads `Include`d files (relative to ~/.ssh, wildcards expanded).
+    func testAliasFromAnIncludedFile() throws {
+        let ssh = target.home.appendingPathComponent(".ssh")
+        try FileManager.default.createDirectory(at: ssh.appendingPathComponent("conf.d"), withIntermediateDirectories: true)
+        try "Include conf.d/*.conf\n".write(to: ssh.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        try "Host included\n  HostName 127.0.0.1\n  Port \(target.port)\n  IdentityFile \(target.ed25519Key)\n  ConnectTimeout 5\n"
+            .write(to: ssh.appendingPathComponent("conf.d/gpu.conf"), atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(environment: ["HOME": target.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "included", "username": target.user, "auth_method": "key"])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["port"] as? Int, target.port)
+    }
+
     func testIdentitiesOnlyOffersJustTheConfiguredKey() throws {
         // The agent holds an unauthorized key and the authorized one.
         try bastion.startAgent(keys: [target.strangerKey, target.ed25519Key])
