@@ -229,8 +229,8 @@ static inline int cssh2_sha256(const void *data, size_t len, unsigned char *out)
 }
 
 static inline int cssh2_knownhost_add(LIBSSH2_KNOWNHOSTS *kh, const char *hostspec,
-                                      const char *key, size_t len, int keybit) {
-    return libssh2_knownhost_addc(kh, hostspec, NULL, key, len, "added by rviewer", 16,
+                                      const char *key, size_t len, int keybit, const char *comment) {
+    return libssh2_knownhost_addc(kh, hostspec, NULL, key, len, comment, strlen(comment),
                                   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, NULL);
 }
 

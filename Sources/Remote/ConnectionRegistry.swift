@@ -12,7 +12,7 @@ public final class ConnectionRegistry {
 
     unowned let loop: EventLoop
     private let resolver: Resolver
-    private let knownHosts: KnownHosts
+    public let knownHosts: KnownHosts
     public let environment: SSHEnvironment
     private var connections: [String: Connection] = [:]
     private var order: [String] = []
@@ -168,19 +168,5 @@ public final class ConnectionRegistry {
             let id = prefix + String(repeating: "0", count: 8 - hex.count) + hex
             if issuedIDs.insert(id).inserted { return id }
         }
-    }
-}
-
-/// ISO-8601 UTC timestamps with a `Z`, second precision (decisions.md).
-public enum Timestamp {
-    public static func now() -> String { format(time(nil)) }
-
-    public static func format(_ t: time_t) -> String {
-        var t = t
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -53,7 +53,18 @@ public struct APIError: Error, Equatable, Sendable {
     }
 
     public var json: JSON {
-        .object([("success", .bool(false)), ("error", .string(code)), ("message", .string(message))])
+        .object([("success", .bool(false)), ("error", .string(code)), ("message", .string(message))] + (extra.map { [$0] } ?? []))
+    }
+
+    /// One extra member after the unified three (e.g. `host_key` on 403 host_key_mismatch).
+    public var extra: (String, JSON)? {
+        get { extraMember.map { ($0.name, $0.value) } }
+        set { extraMember = newValue.map { ExtraMember(name: $0.0, value: $0.1) } }
+    }
+    private var extraMember: ExtraMember?
+    private struct ExtraMember: Equatable, Sendable {
+        let name: String
+        let value: JSON
     }
 
     public var response: HTTPResponse {

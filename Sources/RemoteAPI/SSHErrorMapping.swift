@@ -9,12 +9,17 @@ extension APIError {
             // The status the same error would have on the target; the message names the hop.
             let base = APIError(inner)
             self = APIError(status: base.status, code: base.code, message: error.description)
+            extra = base.extra
         case .invalidParameters(let m):
             self = .invalidParameters(m)
         case .authenticationFailed:
             self = APIError(status: 401, code: "authentication_failed", message: error.description)
-        case .hostKeyMismatch:
+        case .hostKeyMismatch(let k):
             self = APIError(status: 403, code: "host_key_mismatch", message: error.description)
+            extra = ("host_key", .object([
+                ("host", .string(k.host)), ("port", .int(k.port)), ("key_type", .string(k.keyType)),
+                ("fingerprint_sha256", .string(k.fingerprint)), ("expected_fingerprint_sha256", .optional(k.expected)),
+            ]))
         case .timeout:
             self = APIError(status: 408, code: "connection_timeout", message: error.description)
         case .connectionFailed, .disconnected, .libssh2:

@@ -1,5 +1,6 @@
 import CLibSSH2
 import Glibc
+import Reactor
 
 /// Host-key trust: trust on first use, recorded in the daemon's own known_hosts; the
 /// user's ~/.ssh/known_hosts is honoured read-only; a changed key is refused.
@@ -18,9 +19,8 @@ public struct KnownHosts: Sendable {
         case trusted
         /// First contact: recorded in the own file.
         case recorded
-        /// The server offers `fingerprint`; `expected` is the recorded key's (nil when the
-        /// recorded entry could not be read back).
-        case mismatch(fingerprint: String, expected: String?)
+        /// The server offers another key than the recorded one.
+        case mismatch(HostKeyFacts)
     }
 
     /// The name known_hosts uses: `host` on port 22, else `[host]:port`.
@@ -45,6 +45,19 @@ public struct KnownHosts: Sendable {
             }
         }
         return nil
+    }
+
+    /// OpenSSH's name of a key type, from libssh2's key-type bits.
+    static func keyTypeName(forKeyBit bit: Int32) -> String {
+        switch bit {
+        case LIBSSH2_KNOWNHOST_KEY_ED25519: return "ssh-ed25519"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_256: return "ecdsa-sha2-nistp256"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_384: return "ecdsa-sha2-nistp384"
+        case LIBSSH2_KNOWNHOST_KEY_ECDSA_521: return "ecdsa-sha2-nistp521"
+        case LIBSSH2_KNOWNHOST_KEY_SSHRSA: return "ssh-rsa"
+        case LIBSSH2_KNOWNHOST_KEY_SSHDSS: return "ssh-dss"
+        default: return "unknown"
+        }
     }
 
     static func methods(forKeyBit bit: Int32) -> String? {
@@ -91,8 +104,9 @@ public struct KnownHosts: Sendable {
             switch cssh2_knownhost_checkp(kh.handle, host, checkPort, key, len, bit, &recorded) {
             case LIBSSH2_KNOWNHOST_CHECK_MATCH: foundAnywhere = true
             case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-                return .mismatch(fingerprint: KnownHosts.fingerprint(session),
-                                 expected: recorded.flatMap { KnownHosts.fingerprint(base64Key: String(cString: $0)) })
+                return .mismatch(HostKeyFacts(host: host, port: port, keyType: KnownHosts.keyTypeName(forKeyBit: bit),
+                                              fingerprint: KnownHosts.fingerprint(session),
+                                              expected: recorded.flatMap { KnownHosts.fingerprint(base64Key: String(cString: $0)) }))
             default: break
             }
         }
@@ -105,7 +119,7 @@ public struct KnownHosts: Sendable {
         let kh = load(ownFile, session: session) ?? libssh2_knownhost_init(session).map { (handle: $0, count: 0) }
         guard let kh else { throw SSHError.connectionFailed("cannot initialise known hosts") }
         defer { libssh2_knownhost_free(kh.handle) }
-        guard cssh2_knownhost_add(kh.handle, KnownHosts.hostSpec(host, port), key, len, bit) == 0,
+        guard cssh2_knownhost_add(kh.handle, KnownHosts.hostSpec(host, port), key, len, bit, "added by rviewer \(Timestamp.now())") == 0,
               cssh2_knownhost_writefile(kh.handle, ownFile) == 0 else {
             throw SSHError.connectionFailed("cannot record the host key in \(ownFile)")
         }

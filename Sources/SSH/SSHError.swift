@@ -5,7 +5,7 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The server refused the credentials; `method` is key, password or agent.
     case authenticationFailed(method: String, message: String)
     /// The server's host key differs from the recorded one.
-    case hostKeyMismatch(host: String, fingerprint: String, expected: String)
+    case hostKeyMismatch(HostKeyFacts)
     /// A phase did not finish in time (`phase` names it: connect, handshake, auth, command).
     case timeout(phase: String)
     /// Refused, unreachable, resolution failure, protocol errors.
@@ -34,13 +34,36 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidParameters(let m): return m
         case .authenticationFailed(let method, let m): return "SSH authentication failed (\(method)): \(m)"
-        case .hostKeyMismatch(let host, let fp, let expected):
-            return "Host key for \(host) changed: server offers \(fp), recorded \(expected). If the server was reinstalled, remove its entry from rviewer's known_hosts."
+        case .hostKeyMismatch(let k):
+            return "Host key for \(KnownHosts.hostSpec(k.host, k.port)) changed: server offers \(k.fingerprint), recorded "
+                + "\(k.expected ?? "a key whose entry could not be read"). If the server was reinstalled, check the new "
+                + "fingerprint, then DELETE /api/remote/known-hosts?host=\(k.host)&port=\(k.port) and connect again."
         case .timeout(let phase): return "SSH \(phase) timed out"
         case .connectionFailed(let m): return "SSH connection failed: \(m)"
         case .disconnected(let m): return "SSH connection lost: \(m)"
         case .libssh2(let call, let code, let m): return "\(call) failed: \(m) (libssh2 error \(code))"
         case .jumpHost(let hop, let error): return "jump host \(hop): \(error.description)"
         }
+    }
+}
+
+/// What the daemon knows of a host key it refused (decisions.md, "Host keys": the
+/// `host_key` object of 403 `host_key_mismatch`).
+public struct HostKeyFacts: Equatable, Sendable {
+    public var host: String
+    public var port: Int
+    /// OpenSSH's name of the key type ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa").
+    public var keyType: String
+    /// The key the server offers, SHA256 as OpenSSH prints it.
+    public var fingerprint: String
+    /// The recorded key's, when its entry could be read.
+    public var expected: String?
+
+    public init(host: String, port: Int, keyType: String, fingerprint: String, expected: String?) {
+        self.host = host
+        self.port = port
+        self.keyType = keyType
+        self.fingerprint = fingerprint
+        self.expected = expected
     }
 }

@@ -144,8 +144,7 @@ public struct SSHSessionStateMachine {
         case .handshaking:
             switch hostKey {
             case .trusted, .recorded: state = .listingAuth; return .listAuth                // go on to auth
-            case .mismatch(let fp, let expected):                                          // refuse
-                return fail(.hostKeyMismatch(host: host, fingerprint: fp, expected: expected ?? "a key whose entry could not be read"))
+            case .mismatch(let facts): return fail(.hostKeyMismatch(facts))               // refuse
             }
         case .closed: return .none                                                         // gave up meanwhile
         case .idle, .resolving, .connecting, .listingAuth, .authenticating, .ready:

@@ -63,6 +63,7 @@ struct Daemon {
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
+        api.addKnownHostsEndpoints(registry: registry)
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
         let ledger = ViewerLedgerFile(path: stateDir + "/viewers")

@@ -39,7 +39,8 @@ final class SSHEnvironmentTests: XCTestCase {
 
     func testSSHErrorsMapToSpecCodes() {
         XCTAssertEqual(APIError(SSHError.authenticationFailed(method: "key", message: "x")).status, 401)
-        XCTAssertEqual(APIError(SSHError.hostKeyMismatch(host: "h", fingerprint: "SHA256:x", expected: "y")).code, "host_key_mismatch")
+        XCTAssertEqual(APIError(SSHError.hostKeyMismatch(HostKeyFacts(host: "h", port: 22, keyType: "ssh-ed25519", fingerprint: "SHA256:x",
+                                                                       expected: "SHA256:y"))).code, "host_key_mismatch")
         XCTAssertEqual(APIError(SSHError.timeout(phase: "handshake")).code, "connection_timeout")
         XCTAssertEqual(APIError(SSHError.timeout(phase: "handshake")).status, 408)
         XCTAssertEqual(APIError(SSHError.connectionFailed("refused")).code, "ssh_error")

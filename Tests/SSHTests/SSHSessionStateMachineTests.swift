@@ -78,7 +78,8 @@ final class SSHSessionStateMachineTests: XCTestCase {
     func testHostKeyMismatchFails() {
         var m = SSHSessionStateMachine(method: .password("p"), rsaSHA1Only: true)
         _ = m.onStart(); _ = m.onResolved(count: 1); _ = m.onConnected()
-        guard case .failConnect(.hostKeyMismatch(_, "SHA256:abc", "SHA256:old")) = m.onHandshakeDone(hostKey: .mismatch(fingerprint: "SHA256:abc", expected: "SHA256:old"), host: "h") else {
+        let facts = HostKeyFacts(host: "h", port: 22, keyType: "ssh-ed25519", fingerprint: "SHA256:abc", expected: "SHA256:old")
+        guard case .failConnect(.hostKeyMismatch(facts)) = m.onHandshakeDone(hostKey: .mismatch(facts), host: "h") else {
             return XCTFail()
         }
     }
