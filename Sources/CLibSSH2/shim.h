@@ -228,10 +228,15 @@ static inline int cssh2_sha256(const void *data, size_t len, unsigned char *out)
     return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
 }
 
-static inline int cssh2_knownhost_add(LIBSSH2_KNOWNHOSTS *kh, const char *hostspec,
-                                      const char *key, size_t len, int keybit, const char *comment) {
-    return libssh2_knownhost_addc(kh, hostspec, NULL, key, len, comment, strlen(comment),
-                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, NULL);
+/// The known_hosts line (OpenSSH format, with its newline) for `key` under `hostspec`,
+/// written into `buf`; 0 on success.
+static inline int cssh2_knownhost_line(LIBSSH2_KNOWNHOSTS *kh, const char *hostspec, const char *key, size_t len,
+                                       int keybit, const char *comment, char *buf, size_t buflen, size_t *outlen) {
+    struct libssh2_knownhost *entry = NULL;
+    int rc = libssh2_knownhost_addc(kh, hostspec, NULL, key, len, comment, strlen(comment),
+                                    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, &entry);
+    if (rc != 0 || !entry) return rc ? rc : -1;
+    return libssh2_knownhost_writeline(kh, entry, buf, buflen, outlen, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
 }
 
 /// The key-type bits of entry `store` (for pinning the host-key method).

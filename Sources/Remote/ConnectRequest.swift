@@ -16,6 +16,8 @@ public struct ConnectRequest: Sendable {
     public var timeoutSeconds: Int?
     /// Jump hosts in `ssh -J` syntax, or "none" (decisions.md, "Reaching servers").
     public var proxyJump: String?
+    /// The target's host key fingerprint the user accepted ("SHA256:...").
+    public var acceptHostKey: String?
 
     public init(host: String, port: Int?, username: String?, auth: Auth, privateKeyPath: String?,
                 password: String?, passphrase: String?, timeoutSeconds: Int?, proxyJump: String? = nil) {
@@ -84,7 +86,7 @@ public struct SSHEnvironment: Sendable {
         return SSHSession.Target(host: alias?.hostName ?? request.host, port: request.port ?? alias?.port ?? 22,
                                  username: username, auth: auth,
                                  timeoutMs: (request.timeoutSeconds ?? alias?.connectTimeout ?? Self.defaultTimeoutSeconds) * 1000,
-                                 serverAlive: alias.flatMap(Self.serverAlive))
+                                 serverAlive: alias.flatMap(Self.serverAlive), acceptHostKey: request.acceptHostKey)
     }
 
     /// The spec's connect timeout.

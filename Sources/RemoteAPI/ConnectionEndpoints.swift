@@ -11,7 +11,7 @@ extension RemoteAPI {
                 ?? { throw APIError.invalidParameters("Missing required field 'auth_method'") }()) else {
                 throw APIError.invalidParameters("Field 'auth_method' must be one of 'key', 'password', 'agent'")
             }
-            let request = ConnectRequest(
+            var request = ConnectRequest(
                 host: try p.string("host"),
                 port: try p.optionalInt("port", range: 1...65535),
                 username: try p.optionalString("username"),
@@ -21,6 +21,10 @@ extension RemoteAPI {
                 passphrase: try p.optionalString("passphrase"),
                 timeoutSeconds: try p.optionalInt("timeout", range: 1...600),
                 proxyJump: try p.optionalString("proxy_jump"))
+            request.acceptHostKey = try p.optionalString("accept_host_key")
+            if let accept = request.acceptHostKey, !accept.hasPrefix("SHA256:") || accept.count < 8 || accept.contains(" ") {
+                throw APIError.invalidParameters("Field 'accept_host_key' must be a fingerprint as OpenSSH prints it ('SHA256:...')")
+            }
             try RemoteAPI.checkHostName(request.host)
             if let jump = request.proxyJump, jump != "none" {
                 switch JumpSpec.parseList(jump) {

@@ -16,15 +16,23 @@ extension APIError {
             self = APIError(status: 401, code: "authentication_failed", message: error.description)
         case .hostKeyMismatch(let k):
             self = APIError(status: 403, code: "host_key_mismatch", message: error.description)
-            extra = ("host_key", .object([
-                ("host", .string(k.host)), ("port", .int(k.port)), ("key_type", .string(k.keyType)),
-                ("fingerprint_sha256", .string(k.fingerprint)), ("expected_fingerprint_sha256", .optional(k.expected)),
-            ]))
+            extra = ("host_key", Self.json(k))
+        case .hostKeyUnknown(let k):
+            self = APIError(status: 403, code: "host_key_unknown", message: error.description)
+            extra = ("host_key", Self.json(k))
         case .timeout:
             self = APIError(status: 408, code: "connection_timeout", message: error.description)
         case .connectionFailed, .disconnected, .libssh2:
             self = APIError(status: 500, code: "ssh_error", message: error.description)
         }
+    }
+
+    /// The `host_key` object (decisions.md, "Host keys").
+    static func json(_ k: HostKeyFacts) -> JSON {
+        .object([
+            ("host", .string(k.host)), ("port", .int(k.port)), ("key_type", .string(k.keyType)),
+            ("fingerprint_sha256", .string(k.fingerprint)), ("expected_fingerprint_sha256", .optional(k.expected)),
+        ])
     }
 
     public static func connectionNotFound(_ id: String) -> APIError {

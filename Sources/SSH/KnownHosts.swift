@@ -10,9 +10,19 @@ public struct KnownHosts: Sendable {
     /// The user's file (read only); may not exist.
     public let userFile: String?
 
-    public init(ownFile: String, userFile: String?) {
+    /// What an unknown host gets (config `host_key_policy`).
+    public enum Policy: String, Sendable {
+        /// Trust on first use: recorded at once.
+        case acceptNew = "accept-new"
+        /// Refused (403 host_key_unknown) until accepted with `accept_host_key`.
+        case strict
+    }
+    public let policy: Policy
+
+    public init(ownFile: String, userFile: String?, policy: Policy = .acceptNew) {
         self.ownFile = ownFile
         self.userFile = userFile
+        self.policy = policy
     }
 
     public enum Verdict: Equatable {
@@ -21,6 +31,8 @@ public struct KnownHosts: Sendable {
         case recorded
         /// The server offers another key than the recorded one.
         case mismatch(HostKeyFacts)
+        /// No entry, and the policy is strict (`expected` is nil).
+        case unknown(HostKeyFacts)
     }
 
     /// The name known_hosts uses: `host` on port 22, else `[host]:port`.
@@ -88,7 +100,11 @@ public struct KnownHosts: Sendable {
     }
 
     /// Checks the session's host key; records it on first contact.
-    func verify(session: OpaquePointer, host: String, port: Int) throws -> Verdict {
+    /// Checks the session's host key. The daemon's own file decides first (a key
+    /// accepted through the API stands over a stale line of the user's file), then the
+    /// user's. `accept`: the fingerprint the user accepted for this connect; a key
+    /// presenting exactly it is trusted and recorded, replacing the daemon's entry.
+    func verify(session: OpaquePointer, host: String, port: Int, accept: String? = nil) throws -> Verdict {
         var len = 0
         var type: Int32 = 0
         guard let key = libssh2_session_hostkey(session, &len, &type) else {
@@ -96,34 +112,47 @@ public struct KnownHosts: Sendable {
         }
         let bit = cssh2_knownhost_keybit(type)
         let checkPort = Int32(port == 22 ? -1 : port)
-        var foundAnywhere = false
+        let presented = KnownHosts.fingerprint(session)
+        let facts = { (expected: String?) in
+            HostKeyFacts(host: host, port: port, keyType: KnownHosts.keyTypeName(forKeyBit: bit), fingerprint: presented, expected: expected)
+        }
         for file in [ownFile, userFile].compactMap({ $0 }) {
             guard let kh = load(file, session: session) else { continue }
             defer { libssh2_knownhost_free(kh.handle) }
             var recorded: UnsafePointer<CChar>?
             switch cssh2_knownhost_checkp(kh.handle, host, checkPort, key, len, bit, &recorded) {
-            case LIBSSH2_KNOWNHOST_CHECK_MATCH: foundAnywhere = true
+            case LIBSSH2_KNOWNHOST_CHECK_MATCH: return .trusted
             case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-                return .mismatch(HostKeyFacts(host: host, port: port, keyType: KnownHosts.keyTypeName(forKeyBit: bit),
-                                              fingerprint: KnownHosts.fingerprint(session),
-                                              expected: recorded.flatMap { KnownHosts.fingerprint(base64Key: String(cString: $0)) }))
+                guard accept == presented else {
+                    return .mismatch(facts(recorded.flatMap { KnownHosts.fingerprint(base64Key: String(cString: $0)) }))
+                }
+                _ = try? forget(host: host, port: port)   // accepted: the new key replaces rviewer's entry
+                try record(session: session, key: key, len: len, bit: bit, host: host, port: port)
+                return .recorded
             default: break
             }
         }
-        if foundAnywhere { return .trusted }
+        guard policy == .acceptNew || accept == presented else { return .unknown(facts(nil)) }
         try record(session: session, key: key, len: len, bit: bit, host: host, port: port)
         return .recorded
     }
 
+    /// Appends the key's line to the daemon's file, replacing the file atomically.
     private func record(session: OpaquePointer, key: UnsafePointer<CChar>, len: Int, bit: Int32, host: String, port: Int) throws {
-        let kh = load(ownFile, session: session) ?? libssh2_knownhost_init(session).map { (handle: $0, count: 0) }
-        guard let kh else { throw SSHError.connectionFailed("cannot initialise known hosts") }
-        defer { libssh2_knownhost_free(kh.handle) }
-        guard cssh2_knownhost_add(kh.handle, KnownHosts.hostSpec(host, port), key, len, bit, "added by rviewer \(Timestamp.now())") == 0,
-              cssh2_knownhost_writefile(kh.handle, ownFile) == 0 else {
-            throw SSHError.connectionFailed("cannot record the host key in \(ownFile)")
+        guard let kh = libssh2_knownhost_init(session) else { throw SSHError.connectionFailed("cannot initialise known hosts") }
+        defer { libssh2_knownhost_free(kh) }
+        var buf = [CChar](repeating: 0, count: 16384)
+        var n = 0
+        guard cssh2_knownhost_line(kh, KnownHosts.hostSpec(host, port), key, len, bit, "added by rviewer \(Timestamp.now())",
+                                   &buf, buf.count, &n) == 0 else {
+            throw SSHError.connectionFailed("cannot write the host key line for \(host)")
         }
-        chmod(ownFile, 0o600)
+        var text = FileContents.read(ownFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+        text += String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do { try FileContents.replace(ownFile, with: text, mode: 0o600) } catch {
+            throw SSHError.connectionFailed("cannot record the host key in \(ownFile): \(error)")
+        }
     }
 
     /// Reads a known_hosts file into a libssh2 collection; nil when it does not exist.

@@ -6,6 +6,8 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
     case authenticationFailed(method: String, message: String)
     /// The server's host key differs from the recorded one.
     case hostKeyMismatch(HostKeyFacts)
+    /// No recorded key, and the policy is strict: the user must accept this one first.
+    case hostKeyUnknown(HostKeyFacts)
     /// A phase did not finish in time (`phase` names it: connect, handshake, auth, command).
     case timeout(phase: String)
     /// Refused, unreachable, resolution failure, protocol errors.
@@ -38,6 +40,9 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
             return "Host key for \(KnownHosts.hostSpec(k.host, k.port)) changed: server offers \(k.fingerprint), recorded "
                 + "\(k.expected ?? "a key whose entry could not be read"). If the server was reinstalled, check the new "
                 + "fingerprint, then DELETE /api/remote/known-hosts?host=\(k.host)&port=\(k.port) and connect again."
+        case .hostKeyUnknown(let k):
+            return "Host \(KnownHosts.hostSpec(k.host, k.port)) is not known (host_key_policy strict): it offers \(k.keyType) "
+                + "\(k.fingerprint). Check it, then connect again with accept_host_key set to it."
         case .timeout(let phase): return "SSH \(phase) timed out"
         case .connectionFailed(let m): return "SSH connection failed: \(m)"
         case .disconnected(let m): return "SSH connection lost: \(m)"

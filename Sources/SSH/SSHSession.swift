@@ -13,13 +13,17 @@ public final class SSHSession: IOHandler {
         public var auth: SSHAuthMethod
         /// Bound on resolve + connect + handshake + authentication (the request's `timeout`).
         public var timeoutMs: Int
+        /// The host key fingerprint ("SHA256:...") the user accepted for this server
+        /// (`accept_host_key`): trusted and recorded if the server presents exactly it.
+        public var acceptHostKey: String?
         /// ssh_config's ServerAliveInterval and ServerAliveCountMax: SSH keepalives every
         /// `interval` seconds, and the link given up after about `interval` x (`countMax` + 1)
         /// seconds of unacknowledged data (TCP_USER_TIMEOUT). nil: the defaults below.
         public var serverAlive: (interval: Int, countMax: Int)?
 
         public init(host: String, port: Int, username: String, auth: SSHAuthMethod, timeoutMs: Int,
-                    serverAlive: (interval: Int, countMax: Int)? = nil) {
+                    serverAlive: (interval: Int, countMax: Int)? = nil, acceptHostKey: String? = nil) {
+            self.acceptHostKey = acceptHostKey
             self.host = host
             self.port = port
             self.username = username
@@ -308,7 +312,7 @@ public final class SSHSession: IOHandler {
                 return act(machine.onFailure(.connectionFailed("SSH handshake failed: \(SSHSession.lastError(s))")))
             }
             do {
-                let verdict = try knownHosts.verify(session: s, host: target.host, port: target.port)
+                let verdict = try knownHosts.verify(session: s, host: target.host, port: target.port, accept: target.acceptHostKey)
                 act(machine.onHandshakeDone(hostKey: verdict, host: KnownHosts.hostSpec(target.host, target.port)))
             } catch let error as SSHError {
                 act(machine.onFailure(error))

@@ -145,6 +145,7 @@ public struct SSHSessionStateMachine {
             switch hostKey {
             case .trusted, .recorded: state = .listingAuth; return .listAuth                // go on to auth
             case .mismatch(let facts): return fail(.hostKeyMismatch(facts))               // refuse
+            case .unknown(let facts): return fail(.hostKeyUnknown(facts))                 // strict: ask first
             }
         case .closed: return .none                                                         // gave up meanwhile
         case .idle, .resolving, .connecting, .listingAuth, .authenticating, .ready:

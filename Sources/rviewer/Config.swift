@@ -16,6 +16,8 @@ struct Config {
     /// Extra SSH sessions a tunnel may open during a burst of new clients (LanePolicy);
     /// 0 keeps every tunnel on its connection's own session.
     var tunnelExtraSessions = LanePolicy.defaultMaxExtraLanes
+    /// What an unknown server's host key gets (decisions.md, "Host keys").
+    var hostKeyPolicy = KnownHosts.Policy.acceptNew
 
     struct Error: Swift.Error, CustomStringConvertible {
         let description: String
@@ -39,6 +41,11 @@ struct Config {
             case "log_level": logLevel = try string(value, key)
             case "http": try loadHTTP(value)
             case "tunnel_extra_sessions": tunnelExtraSessions = try int(value, key, 0...8)
+            case "host_key_policy":
+                guard let policy = KnownHosts.Policy(rawValue: try string(value, key)) else {
+                    throw Error(description: "\(path): 'host_key_policy' must be 'accept-new' or 'strict'")
+                }
+                hostKeyPolicy = policy
             default: throw Error(description: "\(path): unknown key '\(key)'")
             }
         }

@@ -51,7 +51,7 @@ struct Daemon {
         }
         let registry = ConnectionRegistry(
             loop: loop, resolver: Resolver(loop: loop),
-            knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts"),
+            knownHosts: KnownHosts(ownFile: stateDir + "/known_hosts", userFile: home + "/.ssh/known_hosts", policy: config.hostKeyPolicy),
             environment: SSHEnvironment(home: home, config: sshConfig,
                                         agentSocket: getenv("SSH_AUTH_SOCK").map { String(cString: $0) }))
         registry.lanePolicy = LanePolicy(maxExtraLanes: config.tunnelExtraSessions)

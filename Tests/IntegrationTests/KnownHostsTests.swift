@@ -86,4 +86,45 @@ final class KnownHostsTests: XCTestCase {
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/known-hosts?host=h&port=99999").status, 400)
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/known-hosts?host=-oX&port=22").status, 400)
     }
+
+    func testAcceptHostKeyReplacesAChangedKeyOnlyWhenItMatches() throws {
+        XCTAssertEqual(try connect().status, 200)
+        let recorded = try sshd.hostKeyFingerprint()
+        try sshd.restartWithNewHostKey()
+        let offered = try sshd.hostKeyFingerprint()
+        let wrong = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                              "auth_method": "key", "private_key_path": sshd.ed25519Key,
+                                                                              "accept_host_key": recorded])
+        XCTAssertEqual(wrong.status, 403, "accepting another key than the one offered changes nothing: \(wrong.text)")
+        XCTAssertEqual(wrong.json?["error"] as? String, "host_key_mismatch")
+        let accepted = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                                 "auth_method": "key", "private_key_path": sshd.ed25519Key,
+                                                                                 "accept_host_key": offered])
+        XCTAssertEqual(accepted.status, 200, accepted.text)
+        let own = try hosts().filter { $0["source"] as? String == "rviewer" }
+        XCTAssertEqual(own.map { $0["fingerprint_sha256"] as? String }, [offered], "the new key replaced the old one")
+        XCTAssertEqual(try connect().status, 200, "and is trusted from now on")
+        let bad = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                            "auth_method": "key", "private_key_path": sshd.ed25519Key,
+                                                                            "accept_host_key": "MD5:aa:bb"])
+        XCTAssertEqual(bad.status, 400, bad.text)
+    }
+
+    func testStrictPolicyAsksBeforeTrustingANewHost() throws {
+        daemon = try DaemonProcess(settings: ["host_key_policy": "\"strict\""], environment: ["HOME": sshd.home.path])
+        let unknown = try connect()
+        XCTAssertEqual(unknown.status, 403, unknown.text)
+        XCTAssertEqual(unknown.json?["error"] as? String, "host_key_unknown")
+        let key = try XCTUnwrap(unknown.json?["host_key"] as? [String: Any], unknown.text)
+        let offered = try sshd.hostKeyFingerprint()
+        XCTAssertEqual(key["fingerprint_sha256"] as? String, offered)
+        XCTAssertTrue(key["expected_fingerprint_sha256"] is NSNull)
+        XCTAssertEqual(try hosts().count, 0, "nothing was recorded")
+        XCTAssertEqual(sshd.log.components(separatedBy: "Accepted publickey").count - 1, 0, "no login happened")
+        let accepted = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
+                                                                                 "auth_method": "key", "private_key_path": sshd.ed25519Key,
+                                                                                 "accept_host_key": offered])
+        XCTAssertEqual(accepted.status, 200, accepted.text)
+        XCTAssertEqual(try connect().status, 200, "known from now on")
+    }
 }
