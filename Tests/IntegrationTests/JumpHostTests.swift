@@ -118,12 +118,18 @@ final class JumpHostTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 0)
     }
 
-    func testChecksummedTransferThroughAJump() throws {
+    /// A connection through the bastion with a forward to an echo server; its local port.
+    private func jumpedEchoForward() throws -> (port: Int, echo: EchoServer) {
         let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
         let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
         let echo = try EchoServer()
         let f = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_host": "127.0.0.1", "remote_port": echo.port])
-        let port = try XCTUnwrap(f.json?["local_port"] as? Int, f.text)
+        return (try XCTUnwrap(f.json?["local_port"] as? Int, f.text), echo)
+    }
+
+    func testChecksummedTransferThroughAJump() throws {
+        let (port, echo) = try jumpedEchoForward()
+        defer { _ = echo }
         let (sent, received) = ForwardTests.roundTrip(port: port, bytes: 256 << 20, seed: 11)
         XCTAssertEqual(received.count, 256 << 20, "256 MiB came back")
         XCTAssertEqual(received.value, sent.value)
@@ -133,11 +139,8 @@ final class JumpHostTests: XCTestCase {
     /// A burst of new clients makes the forward log in again (extra sessions): those go
     /// through the jump host too (the bastion carries each, the target accepts each).
     func testExtraSessionsGoThroughTheJump() throws {
-        let r = try connect(["proxy_jump": "127.0.0.1:\(bastion.port)"])
-        let id = try XCTUnwrap(r.json?["connection_id"] as? String, r.text)
-        let echo = try EchoServer()
-        let f = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": id, "remote_host": "127.0.0.1", "remote_port": echo.port])
-        let port = try XCTUnwrap(f.json?["local_port"] as? Int, f.text)
+        let (port, echo) = try jumpedEchoForward()
+        defer { _ = echo }
         let group = DispatchGroup()
         let lock = NSLock()
         var ok = 0
