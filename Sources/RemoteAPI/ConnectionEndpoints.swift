@@ -89,27 +89,15 @@ extension RemoteAPI {
 
         add("GET", "/api/remote/health") { call in
             let connection = try RemoteAPI.connection(call, registry)
-            registry.ping(connection) { result in
-                let sshOK: Bool
-                if case .success = result { sshOK = true } else { sshOK = false }
-                let answer = { (viewer: (process: Bool, tunnel: Bool)?) in
-                    let process = viewer.map { $0.process ? "pass" : "fail" } ?? "skip"
-                    let tunnel = viewer.map { $0.tunnel ? "pass" : "fail" } ?? "skip"
-                    let health = !sshOK ? "unhealthy" : (process == "fail" || tunnel == "fail" ? "degraded" : "healthy")
-                    call.succeed([
-                        ("health", .string(health)),
-                        ("checks", .object([
-                            ("ssh_connection", .string(sshOK ? "pass" : "fail")),
-                            ("viewer_process", .string(process)),
-                            ("tunnel_active", .string(tunnel)),
-                        ])),
-                    ])
-                }
-                guard sshOK else {
-                    let hasViewer = connection.viewer.map { $0.pid != nil && $0.machine.state != .stopped } ?? false
-                    return answer(hasViewer ? (false, false) : nil)
-                }
-                registry.viewerChecks(connection, answer)
+            registry.health(connection) { report in
+                call.succeed([
+                    ("health", .string(report.health)),
+                    ("checks", .object([
+                        ("ssh_connection", .string(report.sshConnection.rawValue)),
+                        ("viewer_process", .string(report.viewerProcess.rawValue)),
+                        ("tunnel_active", .string(report.tunnelActive.rawValue)),
+                    ])),
+                ])
             }
         }
     }

@@ -92,3 +92,15 @@ final class DetectionResultTests: XCTestCase {
         XCTAssertNil(DetectionResult.bareVersion("abc"))
     }
 }
+
+final class HealthReportTests: XCTestCase {
+    func testVerdicts() {
+        XCTAssertEqual(HealthReport(sshOK: true, viewer: nil).health, "healthy")
+        XCTAssertEqual(HealthReport(sshOK: true, viewer: nil).viewerProcess, .skip)
+        XCTAssertEqual(HealthReport(sshOK: true, viewer: (true, true)).health, "healthy")
+        XCTAssertEqual(HealthReport(sshOK: true, viewer: (true, false)).health, "degraded")
+        XCTAssertEqual(HealthReport(sshOK: true, viewer: (false, true)).health, "degraded")
+        XCTAssertEqual(HealthReport(sshOK: false, viewer: (false, false)).health, "unhealthy")
+        XCTAssertEqual(HealthReport(sshOK: false, viewer: nil).tunnelActive, .skip)
+    }
+}
