@@ -40,9 +40,14 @@ final class HTTPConnection: IOHandler {
         self.perform(self.machine.onTimeout())
     }
 
-    init(fd: Int32, server: HTTPServer) {
+    /// Set when the server refused this connection at accept: its request gets this
+    /// answer, and the connection closes.
+    private let refusal: HTTPResponse?
+
+    init(fd: Int32, server: HTTPServer, refusal: HTTPResponse? = nil) {
         self.fd = fd
         self.server = server
+        self.refusal = refusal
         parser = HTTPParser(limits: server.limits)
     }
 
@@ -153,6 +158,10 @@ final class HTTPConnection: IOHandler {
         keepAliveRequested = request.keepAlive
         headRequested = request.method == "HEAD"
         server.requestsServed += 1
+        if let refusal {
+            keepAliveRequested = false
+            return complete(refusal)
+        }
         server.responder.respond(to: request) { [weak self] response in
             self?.complete(response)
         }

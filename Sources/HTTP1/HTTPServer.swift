@@ -34,12 +34,16 @@ public final class HTTPServer {
 
     deinit { readBuffer.deallocate() }
 
+    /// Decides per accepted socket whether its requests are served; a response here is
+    /// what the connection's request gets instead, before it is closed.
+    public var refusal: ((Int32) -> HTTPResponse?)?
+
     private func accepted(_ fd: Int32) {
         guard !shuttingDown, connections.count < limits.maxConnections else {
             Socket.close(fd)
             return
         }
-        let connection = HTTPConnection(fd: fd, server: self)
+        let connection = HTTPConnection(fd: fd, server: self, refusal: refusal?(fd))
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
     }

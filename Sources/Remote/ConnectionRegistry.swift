@@ -20,6 +20,8 @@ public final class ConnectionRegistry {
     private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
     /// How forwards and viewer tunnels spread a burst of new clients over extra sessions.
     public var lanePolicy = LanePolicy()
+    /// Who may use the forwards' and viewers' local ports (config `allow_other_users`).
+    public var sameUserGuard = SameUserGuard(allowOtherUsers: false)
     /// Told when a connected session dies (for the daemon's log).
     public var onLost: ((Connection, SSHError) -> Void)?
     /// Told when a lost connection is back, with the forwards that could not listen again.

@@ -1,3 +1,4 @@
+import Reactor
 import SSH
 
 /// A generic forward (`ssh -L`) a user opened on one connection.
@@ -21,9 +22,9 @@ public final class Forward {
     }
 
     /// Listens again on the same local port through `session` (after a reconnect).
-    func reopen(on session: SSHSession, lanePolicy: LanePolicy) throws {
+    func reopen(on session: SSHSession, lanePolicy: LanePolicy, peerGuard: SameUserGuard) throws {
         tunnel = try session.forward(localPort: tunnel.localPort, remoteHost: tunnel.remoteHost, remotePort: tunnel.remotePort,
-                                     lanePolicy: lanePolicy)
+                                     lanePolicy: lanePolicy, peerGuard: peerGuard)
     }
 }
 
@@ -35,7 +36,7 @@ extension ConnectionRegistry {
             throw SSHError.disconnected("not connected")
         }
         let tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: remoteHost, remotePort: remotePort,
-                                                    lanePolicy: lanePolicy)
+                                                    lanePolicy: lanePolicy, peerGuard: sameUserGuard)
         let forward = Forward(id: newID(prefix: "fwd_"), connectionID: connection.id, tunnel: tunnel)
         connection.forwards.append(forward)
         return forward

@@ -69,7 +69,7 @@ extension ConnectionRegistry {
         // and named to the daemon's log.
         var dropped: [String] = []
         connection.forwards = connection.forwards.filter { forward in
-            do { try forward.reopen(on: fresh, lanePolicy: lanePolicy); return true } catch {
+            do { try forward.reopen(on: fresh, lanePolicy: lanePolicy, peerGuard: sameUserGuard); return true } catch {
                 dropped.append("\(forward.id) (local port \(forward.localPort): \(error))")
                 return false
             }

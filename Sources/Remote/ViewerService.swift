@@ -101,7 +101,8 @@ extension ConnectionRegistry {
     private func openTunnel(_ connection: Connection, _ viewer: Viewer, localPort: Int, remotePort: Int) -> Bool {
         do {
             viewer.tunnel = try connection.session.forward(localPort: localPort, remoteHost: "127.0.0.1", remotePort: remotePort,
-                                                           lanePolicy: lanePolicy, spareChannels: Self.viewerSpareChannels)
+                                                           lanePolicy: lanePolicy, spareChannels: Self.viewerSpareChannels,
+                                                           peerGuard: sameUserGuard)
         } catch {
             // The error already names the port ("cannot listen on local port N: ...").
             act(connection, viewer, viewer.machine.onTunnelFailed("\(error)"))

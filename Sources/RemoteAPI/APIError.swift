@@ -34,6 +34,10 @@ public struct APIError: Error, Equatable, Sendable {
     public static func internalError(_ message: String) -> APIError {
         APIError(status: 500, code: "internal_error", message: message)
     }
+    /// Another local user's process (decisions.md, "Same-user guard").
+    public static func forbiddenUser() -> APIError {
+        APIError(status: 403, code: "forbidden_user", message: "This rviewer serves only its own user's processes (config allow_other_users)")
+    }
     public static func shuttingDown() -> APIError {
         APIError(status: 503, code: "shutting_down", message: "The daemon is shutting down")
     }

@@ -23,9 +23,13 @@ public final class LocalForward {
 
     /// Listens on 127.0.0.1:`localPort` (0 picks one) and, where the machine has IPv6
     /// loopback, on [::1] with the same port, so "localhost" works either way.
+    /// Who may use the local port: the daemon's own user unless configured otherwise.
+    private let peerGuard: SameUserGuard
+
     init(loop: EventLoop, session: SSHSession, localPort: Int, remoteHost: String, remotePort: Int,
-         lanePolicy: LanePolicy, spareChannels: Int) throws {
+         lanePolicy: LanePolicy, spareChannels: Int, peerGuard: SameUserGuard) throws {
         self.loop = loop
+        self.peerGuard = peerGuard
         spareTarget = spareChannels
         lanes = ForwardLanes(loop: loop, primary: session, policy: lanePolicy)
         self.remoteHost = remoteHost
@@ -45,6 +49,11 @@ public final class LocalForward {
     public var isOpen: Bool { !listeners.isEmpty }
 
     private func accepted(_ fd: Int32) {
+        // Another local user's process: closed at once (decisions.md, "Same-user guard").
+        guard peerGuard.admits(fd) else {
+            Socket.close(fd)
+            return
+        }
         defer {
             sparesPaused = false
             refillSpares()
@@ -105,11 +114,13 @@ extension SSHSession {
     /// Forwards a loopback port to `remoteHost:remotePort` as seen from the server.
     /// `spareChannels`: channels kept open ahead for clients to come (0: none; see LocalForward).
     public func forward(localPort: Int, remoteHost: String, remotePort: Int,
-                        lanePolicy: LanePolicy = LanePolicy(), spareChannels: Int = 0) throws -> LocalForward {
+                        lanePolicy: LanePolicy = LanePolicy(), spareChannels: Int = 0,
+                        peerGuard: SameUserGuard = SameUserGuard(allowOtherUsers: false)) throws -> LocalForward {
         guard isReady else { throw closedError ?? .disconnected("the SSH session is not connected") }
         do {
             return try LocalForward(loop: loop, session: self, localPort: localPort, remoteHost: remoteHost,
-                                    remotePort: remotePort, lanePolicy: lanePolicy, spareChannels: spareChannels)
+                                    remotePort: remotePort, lanePolicy: lanePolicy, spareChannels: spareChannels,
+                                    peerGuard: peerGuard)
         } catch let error as SystemError {
             throw SSHError.invalidParameters("cannot listen on local port \(localPort): \(error)")
         }

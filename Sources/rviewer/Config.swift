@@ -18,6 +18,8 @@ struct Config {
     var tunnelExtraSessions = LanePolicy.defaultMaxExtraLanes
     /// What an unknown server's host key gets (decisions.md, "Host keys").
     var hostKeyPolicy = KnownHosts.Policy.acceptNew
+    /// Serve other local users' processes too (decisions.md, "Same-user guard").
+    var allowOtherUsers = false
 
     struct Error: Swift.Error, CustomStringConvertible {
         let description: String
@@ -41,6 +43,9 @@ struct Config {
             case "log_level": logLevel = try string(value, key)
             case "http": try loadHTTP(value)
             case "tunnel_extra_sessions": tunnelExtraSessions = try int(value, key, 0...8)
+            case "allow_other_users":
+                guard case .bool(let b) = value else { throw Error(description: "\(path): 'allow_other_users' must be true or false") }
+                allowOtherUsers = b
             case "host_key_policy":
                 guard let policy = KnownHosts.Policy(rawValue: try string(value, key)) else {
                     throw Error(description: "\(path): 'host_key_policy' must be 'accept-new' or 'strict'")

@@ -55,6 +55,8 @@ struct Daemon {
             environment: SSHEnvironment(home: home, config: sshConfig,
                                         agentSocket: getenv("SSH_AUTH_SOCK").map { String(cString: $0) }))
         registry.lanePolicy = LanePolicy(maxExtraLanes: config.tunnelExtraSessions)
+        let sameUser = SameUserGuard(allowOtherUsers: config.allowOtherUsers)
+        registry.sameUserGuard = sameUser
         let api = RemoteAPI(limits: config.http)
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())
@@ -86,6 +88,7 @@ struct Daemon {
         let server = try HTTPServer(loop: loop, host: config.host, port: config.port,
                                     limits: config.http, responder: api)
         api.listenPort = server.port
+        server.refusal = { fd in sameUser.admits(fd) ? nil : APIError.forbiddenUser().response }
 
         var signals: SignalSource?
         signals = try SignalSource(loop: loop) { signo in

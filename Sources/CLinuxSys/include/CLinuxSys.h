@@ -26,6 +26,13 @@ static inline int csys_malloc_trim_threshold(int bytes) { return mallopt(M_TRIM_
 /// accept4(2) needs _GNU_SOURCE, so it lives in CLinuxSys.c.
 int csys_accept4(int fd, int flags);
 
+/// A NETLINK_SOCK_DIAG socket for csys_peer_uid (-1 on failure).
+int csys_sock_diag_open(void);
+
+/// The uid owning the other end of the loopback TCP connection `fd`, looked up by the
+/// exact 4-tuple through inet_diag on `nlfd`; 0 on success, else -errno.
+int csys_peer_uid(int nlfd, int fd, unsigned *uid);
+
 /// Blocks `sig` for the calling thread (and the threads it creates later).
 static inline int csys_block_signals(const int *sigs, int count, sigset_t *out) {
     sigemptyset(out);
