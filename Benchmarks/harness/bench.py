@@ -1,5 +1,5 @@
 """rviewer against its peers, side by side in one run: bulk throughput, HTTP through
-the tunnel, the real Runicorn viewer, scale, API rate and round trips.
+the tunnel, the real Runicorn viewer, scale, API rate, round trips and one jump host.
 Writes a markdown report (ratios against `ssh -L` and direct loopback).
 Usage: bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
        [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,rtt,jump]"""
@@ -379,7 +379,7 @@ class Bench:
         r.p(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), "
             f"{platform.platform()}; {ver}; rviewer release build, libssh2 {self.daemon_json('/api/health').split('libssh2')[1][3:9].strip(chr(34))}. "
             f"Each point: median (min-max) of {self.args.runs} runs of {self.args.secs} s. All on loopback, same run, same machine.")
-        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "rtt"]
+        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "rtt", "jump"]
         for part in only:
             getattr(self, part)()
         os.makedirs(os.path.dirname(self.args.out), exist_ok=True)
