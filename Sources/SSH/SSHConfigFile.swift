@@ -80,6 +80,18 @@ public struct SSHConfigFile: Sendable {
         }
     }
 
+    /// The names of `Host` lines that stand for one server (no `*`, `?` or `!`), in file
+    /// order, each once (`GET /api/remote/hosts`).
+    public var aliases: [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        for block in blocks {
+            guard case .host(let patterns) = block.condition else { continue }
+            for p in patterns where !p.contains(where: { "*?!".contains($0) }) && seen.insert(p).inserted { names.append(p) }
+        }
+        return names
+    }
+
     /// What the config says for `alias`; `home` expands `~` in IdentityFile.
     public func resolve(_ alias: String, home: String) -> Resolved {
         var r = Resolved()

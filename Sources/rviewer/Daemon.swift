@@ -66,6 +66,7 @@ struct Daemon {
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
         api.addKnownHostsEndpoints(registry: registry)
+        api.addHostsEndpoint(environment: registry.environment)
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
         let ledger = ViewerLedgerFile(path: stateDir + "/viewers")

@@ -292,3 +292,42 @@ extension EnvironmentDetectionTests {
         XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
     }
 }
+
+/// `GET /api/remote/hosts`: the servers ~/.ssh/config names, patterns left out.
+final class HostsEndpointTests: XCTestCase {
+    func testListsAliasesAsSSHResolvesThem() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-hosts-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        try """
+            Host gpu gpu-*
+              HostName gpu.cluster.example
+              ProxyJump login
+            Host login
+              HostName login.cluster.example
+              User alice
+              Port 2222
+              IdentityFile ~/.ssh/id_login
+            Host !bad *
+              User fallback
+
+            """.write(to: home.appendingPathComponent(".ssh/config"), atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(environment: ["HOME": home.path])
+        let r = try daemon.request("GET", "/api/remote/hosts")
+        XCTAssertEqual(r.status, 200, r.text)
+        let hosts = try XCTUnwrap(r.json?["hosts"] as? [[String: Any]])
+        XCTAssertEqual(r.json?["total"] as? Int, 2)
+        XCTAssertEqual(hosts.map { $0["alias"] as? String }, ["gpu", "login"], "patterns are left out")
+        XCTAssertEqual(hosts[0]["hostname"] as? String, "gpu.cluster.example")
+        XCTAssertEqual(hosts[0]["proxy_jump"] as? String, "login")
+        XCTAssertEqual(hosts[0]["user"] as? String, "fallback", "from the matching `Host *` block")
+        XCTAssertTrue(hosts[0]["port"] is NSNull && hosts[0]["identity_file"] is NSNull)
+        XCTAssertEqual(hosts[1]["user"] as? String, "alice")
+        XCTAssertEqual(hosts[1]["port"] as? Int, 2222)
+        XCTAssertEqual(hosts[1]["identity_file"] as? String, home.path + "/.ssh/id_login")
+        XCTAssertTrue(hosts[1]["proxy_jump"] is NSNull)
+        // No ~/.ssh/config: an empty list.
+        let bare = try DaemonProcess(environment: ["HOME": FileManager.default.temporaryDirectory.path + "/rviewer-none-\(UUID().uuidString.prefix(6))"])
+        XCTAssertEqual(try bare.request("GET", "/api/remote/hosts").json?["total"] as? Int, 0)
+    }
+}
