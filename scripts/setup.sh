@@ -10,7 +10,7 @@ set -euo pipefail
 
 what=${1:-build}
 build_pkgs=(pkg-config libssh2-1-dev libllhttp-dev)
-test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2)
+test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2 libpam-oath oathtool)
 bench_pkgs=(wrk nginx-light iperf3)
 
 want=("${build_pkgs[@]}")

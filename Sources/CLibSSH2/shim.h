@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <strings.h>
+#include <time.h>
 
 static inline const char *cssh2_version(void) { return libssh2_version(0); }
 
@@ -20,7 +23,12 @@ static inline const char *cssh2_version(void) { return libssh2_version(0); }
 
 /// Per-session context reachable from libssh2 callbacks (the session `abstract`).
 /// Holds the password only for the duration of one keyboard-interactive call.
+struct cssh2_kbd;
+
 typedef struct cssh2_ctx {
+    /// Set while a keyboard-interactive login that may ask the user runs on a helper
+    /// thread (blocking libssh2): the dry-socket shortcut is off, its callback is used.
+    struct cssh2_kbd *kbd;
     const char *password;
     size_t password_len;
     int prompts_answered;
@@ -66,7 +74,7 @@ static inline void cssh2_mark_readable(cssh2_ctx *ctx) { ctx->dry = 0; }
 /// libssh2's own `_libssh2_recv`: bytes, or a negated errno.
 static ssize_t cssh2_recv(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
     cssh2_ctx *ctx = (cssh2_ctx *)*abstract;
-    if (ctx && ctx->dry) return -EAGAIN;
+    if (ctx && ctx->dry && !ctx->kbd) return -EAGAIN;
     ssize_t rc = recv(fd, buffer, length, flags);
     if (rc < 0) {
         int e = errno;
@@ -164,6 +172,137 @@ static void cssh2_kbdint_answer(const char *name, int name_len, const char *inst
 
 static inline int cssh2_userauth_kbdint(LIBSSH2_SESSION *s, const char *user, unsigned int user_len) {
     return libssh2_userauth_keyboard_interactive_ex(s, user, user_len, cssh2_kbdint_answer);
+}
+
+/// A keyboard-interactive login that may need the user (second factors): libssh2 runs
+/// it on a helper thread in blocking mode. Its callback answers the one password prompt
+/// itself and hands every other prompt to the loop thread (`notify`), then waits, bounded
+/// by `wait_ms`, for `answer` or `cancel`. All fields are guarded by `mu`.
+typedef struct cssh2_kbd {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void (*notify)(struct cssh2_kbd *);   /// called (helper thread) when prompts wait
+    void *owner;
+    int waiting;                          /// prompts are out, answers not yet in
+    int answered;
+    int cancelled;
+    int wait_ms;
+    const char *password;                 /// the request's, while the login runs
+    size_t password_len;
+    int password_used;
+    /// This round's name, instruction and the prompts given to the user.
+    char *name, *instruction;
+    int asked;
+    char *prompt[16];
+    int echo[16];
+    char *answer[16];
+    size_t answer_len[16];
+} cssh2_kbd;
+
+/// Prompts per round handed to the user at most (PAM asks one or two).
+#define CSSH2_KBD_MAX_PROMPTS 16
+
+static inline void cssh2_kbd_clear_round(cssh2_kbd *k) {
+    free(k->name); free(k->instruction);
+    k->name = k->instruction = NULL;
+    for (int i = 0; i < k->asked; i++) {
+        free(k->prompt[i]);
+        if (k->answer[i]) { memset(k->answer[i], 0, k->answer_len[i]); free(k->answer[i]); }
+        k->prompt[i] = k->answer[i] = NULL;
+        k->answer_len[i] = 0;
+    }
+    k->asked = 0;
+}
+
+static inline char *cssh2_strndup0(const char *s, size_t n) {
+    char *c = (char *)malloc(n + 1);
+    if (c) { if (n) memcpy(c, s, n); c[n] = 0; }
+    return c;
+}
+
+static inline int cssh2_is_password_prompt(const char *text, unsigned len) {
+    static const char word[] = "assword";
+    for (unsigned i = 0; i + sizeof word - 1 <= len; i++)
+        if (strncasecmp(text + i, word, sizeof word - 1) == 0) return 1;
+    return 0;
+}
+
+static void cssh2_kbdint_ask(const char *name, int name_len, const char *instruction, int instruction_len,
+                             int num_prompts, const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
+                             LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract) {
+    cssh2_ctx *ctx = (cssh2_ctx *)*abstract;
+    cssh2_kbd *k = ctx ? ctx->kbd : NULL;
+    for (int i = 0; i < num_prompts; i++) { responses[i].text = NULL; responses[i].length = 0; }
+    if (!k) return;
+    pthread_mutex_lock(&k->mu);
+    cssh2_kbd_clear_round(k);
+    int map[CSSH2_KBD_MAX_PROMPTS];
+    for (int i = 0; i < num_prompts; i++) {
+        if (!k->password_used && k->password &&
+            cssh2_is_password_prompt((const char *)prompts[i].text, prompts[i].length)) {
+            responses[i].text = cssh2_strndup0(k->password, k->password_len);
+            responses[i].length = responses[i].text ? (unsigned)k->password_len : 0;
+            k->password_used = 1;
+        } else if (k->asked < CSSH2_KBD_MAX_PROMPTS) {
+            map[k->asked] = i;
+            k->prompt[k->asked] = cssh2_strndup0((const char *)prompts[i].text, prompts[i].length);
+            k->echo[k->asked] = prompts[i].echo;
+            k->asked++;
+        }
+    }
+    if (k->asked > 0 && !k->cancelled) {
+        k->name = cssh2_strndup0(name, name_len > 0 ? (size_t)name_len : 0);
+        k->instruction = cssh2_strndup0(instruction, instruction_len > 0 ? (size_t)instruction_len : 0);
+        k->waiting = 1;
+        k->answered = 0;
+        if (k->notify) k->notify(k);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += k->wait_ms / 1000;
+        while (!k->answered && !k->cancelled) {
+            if (pthread_cond_timedwait(&k->cv, &k->mu, &until) == ETIMEDOUT) { k->cancelled = 1; break; }
+        }
+        k->waiting = 0;
+        if (k->answered) {
+            for (int j = 0; j < k->asked; j++) {
+                responses[map[j]].text = k->answer[j];   // libssh2 frees it
+                responses[map[j]].length = (unsigned)k->answer_len[j];
+                k->answer[j] = NULL;
+                k->answer_len[j] = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
+}
+
+/// Blocking keyboard-interactive through `cssh2_kbdint_ask` (the helper thread's call).
+static inline int cssh2_userauth_kbdint_ask(LIBSSH2_SESSION *s, const char *user, unsigned int user_len) {
+    return libssh2_userauth_keyboard_interactive_ex(s, user, user_len, cssh2_kbdint_ask);
+}
+
+/// Hands the user's answers to the waiting callback; 0, or -1 when nothing waits or the
+/// count is not the number of prompts asked.
+static inline int cssh2_kbd_answer(cssh2_kbd *k, const char **answers, const size_t *lens, int count) {
+    pthread_mutex_lock(&k->mu);
+    int rc = -1;
+    if (k->waiting && !k->answered && count == k->asked) {
+        for (int i = 0; i < count; i++) {
+            k->answer[i] = cssh2_strndup0(answers[i], lens[i]);
+            k->answer_len[i] = lens[i];
+        }
+        k->answered = 1;
+        pthread_cond_broadcast(&k->cv);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static inline void cssh2_kbd_cancel(cssh2_kbd *k) {
+    pthread_mutex_lock(&k->mu);
+    k->cancelled = 1;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
 }
 
 static inline int cssh2_userauth_password(LIBSSH2_SESSION *s, const char *user, unsigned int user_len,

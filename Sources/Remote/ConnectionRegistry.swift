@@ -17,7 +17,12 @@ public final class ConnectionRegistry {
     private var connections: [String: Connection] = [:]
     private var order: [String] = []
     private var issuedIDs: Set<String> = []
-    private var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
+    var pendingSessions: [ObjectIdentifier: SSHSession] = [:]
+    /// Seconds a second-factor challenge waits (config `second_factor_timeout_seconds`,
+    /// at most SecondFactorLogin.challengeSeconds).
+    public var challengeSeconds = SecondFactorLogin.challengeSeconds
+    /// Logins waiting, half done, for the user's answers, by challenge id.
+    var challenges: [String: PendingChallenge] = [:]
     /// How forwards and viewer tunnels spread a burst of new clients over extra sessions.
     public var lanePolicy = LanePolicy()
     /// Who may use the forwards' and viewers' local ports (config `allow_other_users`).
@@ -64,28 +69,36 @@ public final class ConnectionRegistry {
             return done(.failure(.invalidParameters("\(error)")))
         }
         let session = SSHSession(loop: loop, resolver: resolver, knownHosts: knownHosts, target: target, route: route(plan))
-        let key = ObjectIdentifier(session)
-        pendingSessions[key] = session
+        pendingSessions[ObjectIdentifier(session)] = session
         session.connect { [weak self] result in
-            guard let self else { return }
-            switch result {
-            case .failure(let error):
+            self?.loggedIn(session, request: request, target: target, result, done)
+        }
+    }
+
+    /// How a login ended (or paused at a challenge): gathers server_info and registers the
+    /// connection, hands out the challenge, or reports the failure.
+    func loggedIn(_ session: SSHSession, request: ConnectRequest, target: SSHSession.Target, _ result: Result<Void, SSHError>,
+                  _ done: @escaping (Result<Connection, SSHError>) -> Void) {
+        let key = ObjectIdentifier(session)
+        switch result {
+        case .failure(.secondFactorRequired(let challenge)):
+            done(.failure(.secondFactorRequired(hold(challenge, session: session, request: request, target: target))))
+        case .failure(let error):
+            self.pendingSessions[key] = nil
+            session.route.close()
+            done(.failure(error))
+        case .success:
+            session.exec(ServerInfo.command, timeoutMs: Self.serverInfoTimeoutMs, outputCap: 64 * 1024) { info in
                 self.pendingSessions[key] = nil
-                session.route.close()
-                done(.failure(error))
-            case .success:
-                session.exec(ServerInfo.command, timeoutMs: Self.serverInfoTimeoutMs, outputCap: 64 * 1024) { info in
-                    self.pendingSessions[key] = nil
-                    let serverInfo: ServerInfo
-                    switch info {
-                    case .success(let r): serverInfo = ServerInfo.parse(r.stdoutText)
-                    case .failure(let error) where !session.isReady:
-                        session.route.close()
-                        return done(.failure(error))
-                    case .failure: serverInfo = ServerInfo(hostname: nil, os: nil, pythonVersion: nil)
-                    }
-                    done(.success(self.register(request: request, target: target, session: session, info: serverInfo)))
+                let serverInfo: ServerInfo
+                switch info {
+                case .success(let r): serverInfo = ServerInfo.parse(r.stdoutText)
+                case .failure(let error) where !session.isReady:
+                    session.route.close()
+                    return done(.failure(error))
+                case .failure: serverInfo = ServerInfo(hostname: nil, os: nil, pythonVersion: nil)
                 }
+                done(.success(self.register(request: request, target: target, session: session, info: serverInfo)))
             }
         }
     }

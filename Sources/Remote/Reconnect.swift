@@ -90,7 +90,8 @@ extension ConnectionRegistry {
     /// refused, and a changed host key must never be logged in past.
     static func worthRetrying(_ error: SSHError) -> Bool {
         switch error {
-        case .authenticationFailed, .hostKeyMismatch, .hostKeyUnknown, .invalidParameters: return false   // a person must decide
+        case .authenticationFailed, .hostKeyMismatch, .hostKeyUnknown, .secondFactorRequired, .invalidParameters:
+            return false   // a person must decide
         case .timeout, .connectionFailed, .disconnected, .libssh2: return true
         case .jumpHost(_, let inner): return worthRetrying(inner)   // judged where it happened
         }

@@ -32,29 +32,23 @@ extension RemoteAPI {
                 case .failure(let error): throw APIError(error)
                 }
             }
-            let what = "\(request.username ?? "?")@\(request.host):\(request.port.map(String.init) ?? "-") auth=\(auth.rawValue)"
-            registry.connect(request) { [weak self] result in
-                switch result {
-                case .success(let c):
-                    self?.log("connect \(what): \(c.id)")
-                    call.succeed([
-                        ("connection_id", .string(c.id)),
-                        ("host", .string(c.host)),
-                        ("port", .int(c.port)),
-                        ("username", .string(c.username)),
-                        ("status", .string(c.status.name)),
-                        ("server_info", .object([
-                            ("hostname", .optional(c.serverInfo.hostname)),
-                            ("os", .optional(c.serverInfo.os)),
-                            ("python_version", .optional(c.serverInfo.pythonVersion)),
-                        ])),
-                        ("created_at", .string(c.createdAt)),
-                        ("via", .array(c.via.map { .string($0) })),
-                    ])
-                case .failure(let error):
-                    self?.log("connect \(what) failed: \(error)")
-                    call.fail(APIError(error))
-                }
+            let what = "connect \(request.username ?? "?")@\(request.host):\(request.port.map(String.init) ?? "-") auth=\(auth.rawValue)"
+            registry.connect(request) { [weak self] result in self?.answerLogin(call, what, result) }
+        }
+
+        add("POST", "/api/remote/connect/respond") { [unowned self] call in
+            let p = try call.body()
+            let id = try p.string("challenge_id")
+            let responses = try p.strings("responses")   // secrets: never logged or echoed
+            let answer = registry.respond(challenge: id, responses: responses) { [weak self] result in
+                self?.answerLogin(call, "respond \(id)", result)
+            }
+            switch answer {
+            case .accepted: break
+            case .notFound:
+                throw APIError(status: 404, code: "challenge_not_found", message: "No waiting login with challenge id '\(id)' (unknown, expired or already answered)")
+            case .wrongCount(let n):
+                throw APIError.invalidParameters("Field 'responses' must hold \(n) response(s), one per prompt")
             }
         }
 
@@ -99,6 +93,32 @@ extension RemoteAPI {
                     ])),
                 ])
             }
+        }
+    }
+
+    /// The answer to a connect or a respond: the connection, or the error (a second factor
+    /// asked for is 401 with its challenge).
+    func answerLogin(_ call: Call, _ what: String, _ result: Result<Connection, SSHError>) {
+        switch result {
+        case .success(let c):
+            log("\(what): \(c.id)")
+            call.succeed([
+                ("connection_id", .string(c.id)),
+                ("host", .string(c.host)),
+                ("port", .int(c.port)),
+                ("username", .string(c.username)),
+                ("status", .string(c.status.name)),
+                ("server_info", .object([
+                    ("hostname", .optional(c.serverInfo.hostname)),
+                    ("os", .optional(c.serverInfo.os)),
+                    ("python_version", .optional(c.serverInfo.pythonVersion)),
+                ])),
+                ("created_at", .string(c.createdAt)),
+                ("via", .array(c.via.map { .string($0) })),
+            ])
+        case .failure(let error):
+            log("\(what) failed: \(error)")
+            call.fail(APIError(error))
         }
     }
 

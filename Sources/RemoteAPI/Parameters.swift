@@ -61,6 +61,18 @@ public struct Parameters {
         return s
     }
 
+    /// A required array of strings (NUL-free; may be empty strings: a response can be "").
+    public func strings(_ field: String) throws -> [String] {
+        guard let v = raw(field) else { throw APIError.invalidParameters("Missing required field '\(field)'") }
+        guard case .array(let items) = v else { throw APIError.invalidParameters("Field '\(field)' must be an array of strings, got \(v.typeName)") }
+        return try items.map { item in
+            guard case .string(let s) = item, !s.utf8.contains(0) else {
+                throw APIError.invalidParameters("Field '\(field)' must be an array of strings without NUL characters")
+            }
+            return s
+        }
+    }
+
     public func optionalInt(_ field: String, range: ClosedRange<Int>) throws -> Int? {
         guard let v = raw(field) else { return nil }
         let n: Double

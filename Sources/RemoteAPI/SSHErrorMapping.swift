@@ -17,6 +17,13 @@ extension APIError {
         case .hostKeyMismatch(let k):
             self = APIError(status: 403, code: "host_key_mismatch", message: error.description)
             extra = ("host_key", Self.json(k))
+        case .secondFactorRequired(let c):
+            self = APIError(status: 401, code: "second_factor_required", message: error.description)
+            extra = ("challenge", .object([
+                ("challenge_id", .string(c.id)), ("name", .string(c.name)), ("instruction", .string(c.instruction)),
+                ("prompts", .array(c.prompts.map { .object([("prompt", .string($0.text)), ("echo", .bool($0.echo))]) })),
+                ("expires_in_seconds", .int(c.expiresInSeconds)),
+            ]))
         case .hostKeyUnknown(let k):
             self = APIError(status: 403, code: "host_key_unknown", message: error.description)
             extra = ("host_key", Self.json(k))

@@ -8,6 +8,8 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
     case hostKeyMismatch(HostKeyFacts)
     /// No recorded key, and the policy is strict: the user must accept this one first.
     case hostKeyUnknown(HostKeyFacts)
+    /// The login waits, half done, for the user's answers to these prompts.
+    case secondFactorRequired(SSHChallenge)
     /// A phase did not finish in time (`phase` names it: connect, handshake, auth, command).
     case timeout(phase: String)
     /// Refused, unreachable, resolution failure, protocol errors.
@@ -43,6 +45,9 @@ public enum SSHError: Error, Equatable, Sendable, CustomStringConvertible {
         case .hostKeyUnknown(let k):
             return "Host \(KnownHosts.hostSpec(k.host, k.port)) is not known (host_key_policy strict): it offers \(k.keyType) "
                 + "\(k.fingerprint). Check it, then connect again with accept_host_key set to it."
+        case .secondFactorRequired(let c):
+            return "The server asks for more than the password (\(c.prompts.map(\.text).joined(separator: " / "))): "
+                + "answer with POST /api/remote/connect/respond within \(c.expiresInSeconds) s"
         case .timeout(let phase): return "SSH \(phase) timed out"
         case .connectionFailed(let m): return "SSH connection failed: \(m)"
         case .disconnected(let m): return "SSH connection lost: \(m)"

@@ -54,6 +54,8 @@ public final class SSHSession: IOHandler {
     private let agentAuth: AgentAuth
     /// The RSA key file while it is offered with SHA-2 (libssh2 1.10).
     private let rsaKeyAuth = RSAKeyFileAuth()
+    /// A keyboard-interactive login that may ask the user, while it runs.
+    private var secondFactor: SecondFactorLogin?
     private var onConnect: ((Result<Void, SSHError>) -> Void)?
     /// Called once if a ready session dies (not after a requested disconnect).
     public var onLost: ((SSHError) -> Void)?
@@ -339,6 +341,10 @@ public final class SSHSession: IOHandler {
     }
 
     private func authenticate(_ step: SSHAuthStep, session s: OpaquePointer) {
+        if secondFactor?.running == true { return }   // the helper thread owns the session now
+        if step == .keyboardInteractive, case .password(let pw) = target.auth {
+            return startSecondFactorLogin(s, password: pw)
+        }
         let outcome = AuthAttempt.run(step, session: s, target: target, context: context, agent: agentAuth, rsaKey: rsaKeyAuth)
         switch outcome {
         case .wouldBlock: waitForSession()
@@ -347,6 +353,49 @@ public final class SSHSession: IOHandler {
         case .agentIdentities(let kinds): act(machine.onAgentIdentities(kinds))
         case .failed(let error): act(machine.onFailure(error))
         }
+    }
+
+    /// Keyboard-interactive that may ask the user (a second factor after the password):
+    /// the login runs on a helper thread while the loop leaves this session alone.
+    private func startSecondFactorLogin(_ s: OpaquePointer, password: String) {
+        // Out of epoll meanwhile: a hang-up is reported whatever the interest, and the
+        // helper thread is the one to read the socket.
+        if let token { loop.unregister(token) }
+        token = nil
+        let login = SecondFactorLogin(loop: loop) { [weak self] event in self?.secondFactorEvent(event) }
+        secondFactor = login
+        login.start(session: s, user: target.username, password: password, context: context)
+    }
+
+    private func secondFactorEvent(_ event: SecondFactorLogin.Event) {
+        switch event {
+        case .challenge(let challenge):
+            // The connect is answered now; the login waits, half done, for `respond`.
+            loop.disarm(deadline)
+            let done = onConnect
+            onConnect = nil
+            done?(.failure(.secondFactorRequired(challenge)))
+        case .finished(let rc):
+            guard let s = session, case .authenticating = machine.state else { return }
+            if token == nil { token = loop.register(fd: fd, interest: .read, handler: self) }
+            switch rc {
+            case 0: act(machine.onAuthenticated())
+            case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_METHOD_NOT_SUPPORTED:
+                act(machine.onAuthRejected(rsaKey: false))
+            default: act(machine.onFailure(.connectionFailed("authentication: \(SSHSession.lastError(s))")))
+            }
+        }
+    }
+
+    /// The user's answers to the challenge the connect (or an earlier respond) reported;
+    /// `done` then hears how the login ends, or the next challenge. False when no prompt
+    /// waits or the count differs (nothing changes then).
+    public func respond(_ responses: [String], _ done: @escaping (Result<Void, SSHError>) -> Void) -> Bool {
+        guard let login = secondFactor, login.running, case .authenticating = machine.state else { return false }
+        guard login.answer(responses) else { return false }
+        onConnect = done
+        loop.arm(deadline, after: .milliseconds(target.timeoutMs))
+        return true
     }
 
     /// Waits in the direction libssh2 asks for (curl's ssh_block2waitfor).
@@ -395,6 +444,10 @@ public final class SSHSession: IOHandler {
         agentAuth.close()
         rsaKeyAuth.close()
         if fd >= 0 { Socket.shutdownBoth(fd) }
+        // A login on the helper thread leaves libssh2 once its wait ends and its socket is
+        // shut down; only then may the session be freed.
+        if let login = secondFactor, login.running { login.cancel(join: true) }
+        secondFactor = nil
         if let s = session {
             libssh2_session_set_blocking(s, 1)
             libssh2_session_free(s)

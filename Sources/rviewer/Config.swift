@@ -18,6 +18,8 @@ struct Config {
     var tunnelExtraSessions = LanePolicy.defaultMaxExtraLanes
     /// What an unknown server's host key gets (decisions.md, "Host keys").
     var hostKeyPolicy = KnownHosts.Policy.acceptNew
+    /// How long a second-factor challenge waits for its answers.
+    var secondFactorTimeoutSeconds = SecondFactorLogin.challengeSeconds
     /// Serve other local users' processes too (decisions.md, "Same-user guard").
     var allowOtherUsers = false
 
@@ -43,6 +45,8 @@ struct Config {
             case "log_level": logLevel = try string(value, key)
             case "http": try loadHTTP(value)
             case "tunnel_extra_sessions": tunnelExtraSessions = try int(value, key, 0...8)
+            case "second_factor_timeout_seconds":
+                secondFactorTimeoutSeconds = try int(value, key, 1...SecondFactorLogin.challengeSeconds)
             case "allow_other_users":
                 guard case .bool(let b) = value else { throw Error(description: "\(path): 'allow_other_users' must be true or false") }
                 allowOtherUsers = b

@@ -57,6 +57,7 @@ struct Daemon {
         registry.lanePolicy = LanePolicy(maxExtraLanes: config.tunnelExtraSessions)
         let sameUser = SameUserGuard(allowOtherUsers: config.allowOtherUsers)
         registry.sameUserGuard = sameUser
+        registry.challengeSeconds = config.secondFactorTimeoutSeconds
         let api = RemoteAPI(limits: config.http)
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())

@@ -10,6 +10,7 @@ final class SSHDFixture {
     let port: Int
     let home: URL
     private(set) var process: ChildProcess?
+    private var privatePAM = false
     private var agent: ChildProcess?
     var agentSocket: String { dir.appendingPathComponent("agent.sock").path }
     /// The user the key tests log in as (this process's user).
@@ -27,7 +28,9 @@ final class SSHDFixture {
 
     /// `extraConfig` lines come first in sshd_config, so they override the defaults below
     /// (sshd keeps the first value it reads for a keyword).
-    init(extraConfig: [String] = []) throws {
+    /// `pam`: a PAM stack for sshd's service, used in a private mount namespace (bound
+    /// over /etc/pam.d/sshd there only: the machine's own PAM setup is untouched).
+    init(extraConfig: [String] = [], pam: String? = nil) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-sshd-\(UUID().uuidString.prefix(8))")
         home = dir.appendingPathComponent("home")
         try FileManager.default.createDirectory(at: home.appendingPathComponent(".ssh"), withIntermediateDirectories: true)
@@ -58,14 +61,21 @@ final class SSHDFixture {
             "LogLevel DEBUG1",
         ]
         try config.joined(separator: "\n").appending("\n").write(to: dir.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
+        if let pam { try pam.write(to: dir.appendingPathComponent("pam-sshd"), atomically: true, encoding: .utf8) }
+        privatePAM = pam != nil
         try start()
     }
 
     func start() throws {
         mkdir("/run/sshd", 0o755)
-        let p = try ChildProcess("/usr/sbin/sshd", ["-D", "-f", dir.appendingPathComponent("sshd_config").path,
-                                                     "-E", dir.appendingPathComponent("sshd.log").path],
-                                 environment: ProcessInfo.processInfo.environment)
+        let sshd = ["/usr/sbin/sshd", "-D", "-f", dir.appendingPathComponent("sshd_config").path,
+                    "-E", dir.appendingPathComponent("sshd.log").path]
+        let p = privatePAM
+            ? try ChildProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
+                                                    "mount --bind \(SSHDFixture.quote(dir.appendingPathComponent("pam-sshd").path)) /etc/pam.d/sshd && exec "
+                                                        + sshd.map(SSHDFixture.quote).joined(separator: " ")],
+                               environment: ProcessInfo.processInfo.environment)
+            : try ChildProcess(sshd[0], Array(sshd.dropFirst()), environment: ProcessInfo.processInfo.environment)
         process = p
         // Ready when the port accepts.
         let deadline = Date().addingTimeInterval(10)
