@@ -92,6 +92,6 @@ public final class Connection {
         self.createdAt = createdAt
         self.serverInfo = serverInfo
         self.session = session
-        self.reconnect = ReconnectStateMachine(enabled: session.canLogInAgainSilently)
+        self.reconnect = ReconnectStateMachine(enabled: session.canLogInAgainSilently && !session.usedSecondFactor)
     }
 }

@@ -56,6 +56,9 @@ public final class SSHSession: IOHandler {
     private let rsaKeyAuth = RSAKeyFileAuth()
     /// A keyboard-interactive login that may ask the user, while it runs.
     private var secondFactor: SecondFactorLogin?
+    /// The login asked the user something (a second factor): such a connection is never
+    /// logged in again behind the user's back.
+    public private(set) var usedSecondFactor = false
     private var onConnect: ((Result<Void, SSHError>) -> Void)?
     /// Called once if a ready session dies (not after a requested disconnect).
     public var onLost: ((SSHError) -> Void)?
@@ -287,7 +290,7 @@ public final class SSHSession: IOHandler {
                 let code = err != 0 ? err : ECONNREFUSED
                 act(machine.onConnectFailed("\(addresses[index]): \(String(cString: strerror(code)))"))
             }
-        case .handshaking, .listingAuth, .authenticating:
+        case .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating:
             drive()
         case .ready:
             if events.readable { Socket.setQuickAck(fd) }
@@ -321,7 +324,7 @@ public final class SSHSession: IOHandler {
             } catch {
                 act(machine.onFailure(.connectionFailed("\(error)")))
             }
-        case .listingAuth:
+        case .listingAuth, .checkingPartialSuccess:
             let user = target.username
             let list = user.withCString { libssh2_userauth_list(s, $0, UInt32(user.utf8.count)) }
             if let list {
@@ -342,8 +345,11 @@ public final class SSHSession: IOHandler {
 
     private func authenticate(_ step: SSHAuthStep, session s: OpaquePointer) {
         if secondFactor?.running == true { return }   // the helper thread owns the session now
-        if step == .keyboardInteractive, case .password(let pw) = target.auth {
-            return startSecondFactorLogin(s, password: pw)
+        if step == .keyboardInteractive {
+            // After a key's partial success every prompt goes to the user.
+            var password: String?
+            if case .password(let pw) = target.auth { password = pw }
+            return startSecondFactorLogin(s, password: password)
         }
         let outcome = AuthAttempt.run(step, session: s, target: target, context: context, agent: agentAuth, rsaKey: rsaKeyAuth)
         switch outcome {
@@ -357,7 +363,7 @@ public final class SSHSession: IOHandler {
 
     /// Keyboard-interactive that may ask the user (a second factor after the password):
     /// the login runs on a helper thread while the loop leaves this session alone.
-    private func startSecondFactorLogin(_ s: OpaquePointer, password: String) {
+    private func startSecondFactorLogin(_ s: OpaquePointer, password: String?) {
         // Out of epoll meanwhile: a hang-up is reported whatever the interest, and the
         // helper thread is the one to read the socket.
         if let token { loop.unregister(token) }
@@ -372,6 +378,7 @@ public final class SSHSession: IOHandler {
         case .challenge(let challenge):
             // The connect is answered now; the login waits, half done, for `respond`.
             loop.disarm(deadline)
+            usedSecondFactor = true
             let done = onConnect
             onConnect = nil
             done?(.failure(.secondFactorRequired(challenge)))

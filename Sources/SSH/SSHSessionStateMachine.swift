@@ -12,6 +12,10 @@ public struct SSHSessionStateMachine {
         case handshaking
         /// Asking the server which authentication methods it takes.
         case listingAuth
+        /// Every offer was refused: asking again, since a "refusal" may be a partial success
+        /// (AuthenticationMethods publickey,keyboard-interactive, which libssh2 1.10 does
+        /// not report): then keyboard-interactive follows; else `message` is the verdict.
+        case checkingPartialSuccess(message: String)
         /// Trying `step`; `remaining` follow if it is refused.
         case authenticating(step: SSHAuthStep, remaining: [SSHAuthStep], sawRSARefusal: Bool)
         /// Authenticated; channels may run.
@@ -61,7 +65,7 @@ public struct SSHSessionStateMachine {
 
     public var isConnecting: Bool {
         switch state {
-        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .authenticating: return true
+        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating: return true
         case .ready, .closed: return false
         }
     }
@@ -70,7 +74,7 @@ public struct SSHSessionStateMachine {
     public mutating func onStart() -> Action {
         switch state {
         case .idle: state = .resolving; return .resolve                                  // look up first
-        case .resolving, .connecting, .handshaking, .listingAuth, .authenticating, .ready, .closed:
+        case .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready, .closed:
             preconditionFailure("start in \(state)")                                     // starts once
         }
     }
@@ -79,7 +83,7 @@ public struct SSHSessionStateMachine {
     public mutating func onStartOverStream() -> Action {
         switch state {
         case .idle: state = .connecting(index: 0, count: 1); return .openStream          // route first
-        case .resolving, .connecting, .handshaking, .listingAuth, .authenticating, .ready, .closed:
+        case .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready, .closed:
             preconditionFailure("start in \(state)")                                     // starts once
         }
     }
@@ -89,7 +93,7 @@ public struct SSHSessionStateMachine {
         switch state {
         case .connecting: return fail(error)                                               // no way there
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .resolving, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("stream failed in \(state)")                             // no stream asked for
         }
     }
@@ -101,7 +105,7 @@ public struct SSHSessionStateMachine {
             guard count > 0 else { return fail(.connectionFailed("the host name has no addresses")) } // nothing to try
             state = .connecting(index: 0, count: count); return .connect(index: 0)       // first address
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .connecting, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("resolved in \(state)")                                  // one lookup per session
         }
     }
@@ -111,7 +115,7 @@ public struct SSHSessionStateMachine {
         switch state {
         case .resolving: return fail(.connectionFailed(message))                          // unknown host
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .connecting, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("resolve failed in \(state)")                            // one lookup per session
         }
     }
@@ -121,7 +125,7 @@ public struct SSHSessionStateMachine {
         switch state {
         case .connecting: state = .handshaking; return .handshake                          // speak SSH
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .resolving, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("connected in \(state)")                                 // no connect in flight
         }
     }
@@ -133,7 +137,7 @@ public struct SSHSessionStateMachine {
             if index + 1 < count { state = .connecting(index: index + 1, count: count); return .connect(index: index + 1) } // next address
             return fail(.connectionFailed(message))                                        // all refused
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .resolving, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("connect failed in \(state)")                            // no connect in flight
         }
     }
@@ -148,7 +152,7 @@ public struct SSHSessionStateMachine {
             case .unknown(let facts): return fail(.hostKeyUnknown(facts))                 // strict: ask first
             }
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .connecting, .listingAuth, .authenticating, .ready:
+        case .idle, .resolving, .connecting, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("handshake done in \(state)")                            // no handshake running
         }
     }
@@ -156,7 +160,7 @@ public struct SSHSessionStateMachine {
     /// Something failed in a connecting phase (handshake error, socket error, key load error).
     public mutating func onFailure(_ error: SSHError) -> Action {
         switch state {
-        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .authenticating: return fail(error) // attempt over
+        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating: return fail(error) // attempt over
         case .ready: state = .closed(error: error); return .lost(error)                   // live session died
         case .closed: return .none                                                         // already gone
         }
@@ -173,6 +177,13 @@ public struct SSHSessionStateMachine {
             }
             state = .authenticating(step: first, remaining: Array(steps.dropFirst()), sawRSARefusal: false)
             return .authenticate(first)                                                    // first attempt
+        case .checkingPartialSuccess(let message):
+            guard let methods else { state = .ready; return .becomeReady }                 // it was enough
+            guard methods.contains("keyboard-interactive"), !methods.contains("publickey") else {
+                return fail(.authenticationFailed(method: method.name, message: message))  // a plain refusal
+            }
+            state = .authenticating(step: .keyboardInteractive, remaining: [], sawRSARefusal: false)
+            return .authenticate(.keyboardInteractive)                                     // the second factor
         case .closed: return .none                                                         // gave up meanwhile
         case .idle, .resolving, .connecting, .handshaking, .authenticating, .ready:
             preconditionFailure("auth methods in \(state)")                              // not asked
@@ -191,7 +202,7 @@ public struct SSHSessionStateMachine {
             state = .authenticating(step: steps[0], remaining: Array(steps.dropFirst()), sawRSARefusal: false)
             return .authenticate(steps[0])                                                 // offer the first
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .authenticating, .ready:
+        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating, .ready:
             preconditionFailure("agent identities in \(state)")                          // agent not asked
         }
     }
@@ -199,16 +210,20 @@ public struct SSHSessionStateMachine {
     /// The current step was refused; `rsaKey` says the refused key was RSA.
     public mutating func onAuthRejected(rsaKey: Bool) -> Action {
         switch state {
-        case .authenticating(_, let remaining, let sawRSA):
+        case .authenticating(let step, let remaining, let sawRSA):
             let rsa = sawRSA || (rsaKey && rsaSHA1Only)
             if let next = remaining.first {
                 state = .authenticating(step: next, remaining: Array(remaining.dropFirst()), sawRSARefusal: rsa)
                 return .authenticate(next)                                                 // try the next
             }
             let message = rsa ? rsaSHA1RefusedMessage : rejectionMessage
-            return fail(.authenticationFailed(method: method.name, message: message))      // all refused
+            if case .password = method { return fail(.authenticationFailed(method: method.name, message: message)) }
+            guard step != .keyboardInteractive else {
+                return fail(.authenticationFailed(method: method.name, message: "the server refused the second factor"))
+            }
+            state = .checkingPartialSuccess(message: message); return .listAuth            // partial success?
         case .closed: return .none                                                         // gave up meanwhile
-        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .ready:
+        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .ready:
             preconditionFailure("auth rejected in \(state)")                             // no attempt running
         }
     }
@@ -216,7 +231,7 @@ public struct SSHSessionStateMachine {
     /// The current step succeeded.
     public mutating func onAuthenticated() -> Action {
         switch state {
-        case .authenticating, .listingAuth: state = .ready; return .becomeReady           // done
+        case .authenticating, .listingAuth, .checkingPartialSuccess: state = .ready; return .becomeReady           // done
         case .closed: return .none                                                         // gave up meanwhile
         case .idle, .resolving, .connecting, .handshaking, .ready:
             preconditionFailure("authenticated in \(state)")                             // no attempt running
@@ -228,7 +243,7 @@ public struct SSHSessionStateMachine {
         switch state {
         case .idle, .resolving, .connecting: return fail(.timeout(phase: "connect"))      // no TCP in time
         case .handshaking: return fail(.timeout(phase: "handshake"))                      // no banner/kex in time
-        case .listingAuth, .authenticating: return fail(.timeout(phase: "authentication")) // auth too slow
+        case .listingAuth, .checkingPartialSuccess, .authenticating: return fail(.timeout(phase: "authentication")) // auth too slow
         case .ready, .closed: return .none                                                 // timer is stale
         }
     }
@@ -237,7 +252,7 @@ public struct SSHSessionStateMachine {
     public mutating func onDisconnect() -> Action {
         switch state {
         case .ready: state = .closed(error: nil); return .disconnect                      // goodbye
-        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .authenticating:
+        case .idle, .resolving, .connecting, .handshaking, .listingAuth, .checkingPartialSuccess, .authenticating:
             return fail(.disconnected("disconnected before the connection was ready"))    // abandon attempt
         case .closed: return .none                                                         // already gone
         }

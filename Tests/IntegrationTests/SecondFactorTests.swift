@@ -12,12 +12,14 @@ final class SecondFactorTests: XCTestCase {
     private var secret = ""
     private var password = ""
     private var usedCodes: [String] = []
+    private var oathDir: URL?
 
     override func setUpWithError() throws {
         try XCTSkipUnless(getuid() == 0, "needs root: the login user, and a private mount namespace for the PAM stack")
         secret = (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-oath-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        oathDir = dir
         let users = dir.appendingPathComponent("users.oath").path
         try "HOTP/T30/6 \(SSHDFixture.passwordUser) - \(secret)\n".write(toFile: users, atomically: true, encoding: .utf8)
         chmod(users, 0o600)
@@ -37,6 +39,7 @@ final class SecondFactorTests: XCTestCase {
     override func tearDown() {
         daemon = nil
         sshd = nil
+        if let oathDir { try? FileManager.default.removeItem(at: oathDir) }
     }
 
     /// The TOTP code `steps` 30-second steps from now (pam_oath refuses a code twice, so
@@ -118,5 +121,34 @@ final class SecondFactorTests: XCTestCase {
         let deadline = Date().addingTimeInterval(5)
         while !sshd.log.contains("Connection closed by") && !sshd.log.contains("Disconnected from") && Date() < deadline { usleep(50_000) }
         XCTAssertTrue(sshd.log.contains("Connection closed by") || sshd.log.contains("Disconnected from"), "the waiting login's session was closed")
+    }
+
+    /// AuthenticationMethods publickey,keyboard-interactive: the key first (a partial
+    /// success libssh2 1.10 reports as a refusal), then the code; the connection is not
+    /// one that logs in again by itself.
+    func testKeyThenCode() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-oath-key-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let users = dir.appendingPathComponent("users.oath").path
+        try "HOTP/T30/6 \(SSHDFixture.passwordUser) - \(secret)\n".write(toFile: users, atomically: true, encoding: .utf8)
+        chmod(users, 0o600)
+        sshd = try SSHDFixture(extraConfig: ["KbdInteractiveAuthentication yes", "PasswordAuthentication no",
+                                             "AuthenticationMethods publickey,keyboard-interactive"],
+                               pam: "auth required pam_oath.so usersfile=\(users) window=10 digits=6\naccount required pam_unix.so\nsession required pam_unix.so\n")
+        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": SSHDFixture.passwordUser,
+                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
+        let c = try challenge(r)
+        XCTAssertTrue(sshd.log.contains("Partial publickey"), "the key was accepted as the first of two")
+        let ok = try respond(try XCTUnwrap(c["challenge_id"] as? String), [try code(steps: 0)])
+        XCTAssertEqual(ok.status, 200, ok.text)
+        let id = try XCTUnwrap(ok.json?["connection_id"] as? String)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+        sshd.dropSessions()
+        let status = try daemon.waitForFirstConnectionStatus("disconnected", timeout: 15)
+        XCTAssertEqual(status, "disconnected")
+        let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
+        XCTAssertEqual(list?.first?["reconnecting"] as? Bool, false, "a second factor is never asked behind the user's back")
     }
 }

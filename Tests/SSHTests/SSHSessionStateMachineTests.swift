@@ -49,14 +49,29 @@ final class SSHSessionStateMachineTests: XCTestCase {
     func testRSARefusalGetsThePreciseMessage() {
         var m = ready()
         _ = m.onAuthMethods(["publickey"])
-        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .failConnect(.authenticationFailed(method: "key", message: rsaSHA1RefusedMessage)))
+        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .listAuth, "a refusal may be a partial success: ask again")
+        XCTAssertEqual(m.onAuthMethods(["publickey", "password"]), .failConnect(.authenticationFailed(method: "key", message: rsaSHA1RefusedMessage)))
+    }
+
+    /// AuthenticationMethods publickey,keyboard-interactive: libssh2 1.10 reports the key's
+    /// partial success as a refusal; the methods asked again say what follows.
+    func testPartialSuccessGoesOnWithKeyboardInteractive() {
+        var m = ready()
+        _ = m.onAuthMethods(["publickey"])
+        XCTAssertEqual(m.onAuthRejected(rsaKey: false), .listAuth)
+        XCTAssertEqual(m.onAuthMethods(["keyboard-interactive"]), .authenticate(.keyboardInteractive))
+        XCTAssertEqual(m.onAuthRejected(rsaKey: false), .failConnect(.authenticationFailed(method: "key", message: "the server refused the second factor")))
+        var p = ready(.password("pw"))
+        _ = p.onAuthMethods(["keyboard-interactive"])
+        guard case .failConnect = p.onAuthRejected(rsaKey: false) else { return XCTFail("a password refusal is final at once") }
     }
 
     func testRSARefusalWithModernLibssh2IsPlain() {
         var m = SSHSessionStateMachine(method: .key(path: "/k", passphrase: nil), rsaSHA1Only: false)
         _ = m.onStart(); _ = m.onResolved(count: 1); _ = m.onConnected(); _ = m.onHandshakeDone(hostKey: .recorded, host: "h")
         _ = m.onAuthMethods(["publickey"])
-        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .failConnect(.authenticationFailed(method: "key", message: "the server refused the key")))
+        XCTAssertEqual(m.onAuthRejected(rsaKey: true), .listAuth)
+        XCTAssertEqual(m.onAuthMethods(["publickey"]), .failConnect(.authenticationFailed(method: "key", message: "the server refused the key")))
     }
 
     func testAgentTriesBoundedIdentities() {
@@ -66,7 +81,8 @@ final class SSHSessionStateMachineTests: XCTestCase {
         for i in 1..<SSHAuthLimits.maxAgentIdentities {
             XCTAssertEqual(m.onAuthRejected(rsaKey: false), .authenticate(.agentIdentity(i)))
         }
-        guard case .failConnect(.authenticationFailed("agent", _)) = m.onAuthRejected(rsaKey: false) else { return XCTFail() }
+        XCTAssertEqual(m.onAuthRejected(rsaKey: false), .listAuth)
+        guard case .failConnect(.authenticationFailed("agent", _)) = m.onAuthMethods(["publickey"]) else { return XCTFail() }
     }
 
     func testEmptyAgentFails() {
