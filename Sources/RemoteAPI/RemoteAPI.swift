@@ -38,7 +38,12 @@ public final class RemoteAPI: HTTPResponder {
 
     public func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
         router.add(method, pattern, handler)
+        routes.append((method, pattern))
     }
+
+    /// Every (method, pattern) served, in the order added (the OpenAPI document must
+    /// name each: RemoteAPITests).
+    public private(set) var routes: [(method: String, pattern: String)] = []
 
     public func respond(to request: HTTPRequest, reply: @escaping (HTTPResponse) -> Void) {
         do {

@@ -68,6 +68,7 @@ struct Daemon {
         api.addForwardEndpoints(registry: registry)
         api.addKnownHostsEndpoints(registry: registry)
         api.addHostsEndpoint(environment: registry.environment)
+        for route in api.addOpenAPIEndpoint() { log.error("route \(route) is not in the OpenAPI document") }
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
         let ledger = ViewerLedgerFile(path: stateDir + "/viewers")

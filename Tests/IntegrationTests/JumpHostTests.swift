@@ -331,3 +331,35 @@ final class HostsEndpointTests: XCTestCase {
         XCTAssertEqual(try bare.request("GET", "/api/remote/hosts").json?["total"] as? Int, 0)
     }
 }
+
+/// `GET /api/openapi.json`: a valid OpenAPI 3.1 document (openapi-spec-validator), every
+/// route of the daemon named in it (the daemon logs any it misses), and every path and
+/// method it names served (no 404 not_found / 405 from the router).
+final class OpenAPIDocumentTests: XCTestCase {
+    func testDocumentIsValidAndMatchesTheRoutes() throws {
+        let daemon = try DaemonProcess()
+        let r = try daemon.request("GET", "/api/openapi.json")
+        XCTAssertEqual(r.status, 200)
+        let doc = try XCTUnwrap(r.json)
+        XCTAssertEqual(doc["openapi"] as? String, "3.1.0")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-openapi-\(UUID().uuidString.prefix(8)).json")
+        try r.text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let out = try SSHDFixture.run("/usr/bin/env", ["python3", "-c",
+            "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", file.path])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "valid")
+        XCTAssertFalse(daemon.stderr.contains("is not in the OpenAPI document"), daemon.stderr)
+        let paths = try XCTUnwrap(doc["paths"] as? [String: [String: Any]])
+        XCTAssertGreaterThanOrEqual(paths.count, 20)
+        for (path, ops) in paths {
+            for method in ops.keys {
+                let concrete = path.replacingOccurrences(of: "{id}", with: "x_00000000")
+                let answer = try daemon.request(method.uppercased(), concrete, json: method == "get" || method == "delete" ? nil : [:])
+                XCTAssertNotEqual(answer.status, 405, "\(method) \(path)")
+                XCTAssertNotEqual(answer.json?["error"] as? String, "not_found", "\(method) \(path) is routed")
+                let documented = Set((ops[method] as? [String: Any])?["responses"].flatMap { $0 as? [String: Any] }?.keys.map { $0 } ?? [])
+                XCTAssertTrue(documented.contains(String(answer.status)), "\(method) \(path) answered \(answer.status), which the document does not list")
+            }
+        }
+    }
+}
