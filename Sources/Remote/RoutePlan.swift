@@ -18,7 +18,7 @@ public struct JumpSpec: Equatable, Sendable {
     public var host: String
     public var port: Int?
 
-    /// Parses `hop[,hop...]`; nil names the malformed hop.
+    /// Parses `hop[,hop...]`; a failure names the malformed hop.
     public static func parseList(_ text: String) -> Result<[JumpSpec], SSHError> {
         var hops: [JumpSpec] = []
         for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
@@ -98,21 +98,8 @@ extension SSHEnvironment {
         getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "root"
     }
 
-    /// ProxyCommand tokens (ssh_config(5) TOKENS): %h host, %p port, %r user, %% a %.
+    /// ProxyCommand tokens: %h host, %p port, %r user, %% a %.
     static func expandTokens(_ command: String, host: String, port: Int, user: String) -> String {
-        var out = ""
-        var it = command.makeIterator()
-        while let c = it.next() {
-            guard c == "%" else { out.append(c); continue }
-            switch it.next() {
-            case "h": out += host
-            case "p": out += String(port)
-            case "r": out += user
-            case "%": out += "%"
-            case let other?: out.append("%"); out.append(other)
-            case nil: out.append("%")
-            }
-        }
-        return out
+        command.expandingSSHTokens(["h": host, "p": String(port), "r": user])
     }
 }

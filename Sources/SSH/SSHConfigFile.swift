@@ -178,15 +178,16 @@ extension String {
         return String(s)
     }
 
-    func replacingPercentH(_ host: String) -> String {
+    func replacingPercentH(_ host: String) -> String { expandingSSHTokens(["h": host]) }
+
+    /// ssh_config(5) TOKENS: `%x` becomes `tokens[x]`, `%%` a `%`; an unknown token and a
+    /// trailing `%` stay as they are.
+    public func expandingSSHTokens(_ tokens: [Character: String]) -> String {
         var out = ""
         var it = makeIterator()
         while let c = it.next() {
-            if c == "%", let n = it.next() {
-                if n == "h" { out += host } else if n == "%" { out += "%" } else { out.append(c); out.append(n) }
-            } else {
-                out.append(c)
-            }
+            guard c == "%", let n = it.next() else { out.append(c); continue }
+            if n == "%" { out += "%" } else if let value = tokens[n] { out += value } else { out.append(c); out.append(n) }
         }
         return out
     }
