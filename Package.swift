@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
         .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CSSHKeys"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
-        .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"]),
+        // Console/: the web console's files, built in through ConsoleAssets.swift (scripts/gen-console.py).
+        .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"], exclude: ["Console"]),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
             "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR",

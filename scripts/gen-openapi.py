@@ -28,11 +28,16 @@ def q(name, schema, required=False, desc=""):
     return {"name": name, "in": "query", "required": required, "schema": schema, **({"description": desc} if desc else {})}
 
 CONN_ID = q("connection_id", S(), True)
+SERVER_INFO = OBJ({"hostname": NS, "os": NS, "python_version": NS})
 CONNECTION = OBJ({"connection_id": S(), "host": S(), "port": I(), "username": S(), "status": S(enum=["connected"]),
-                  "server_info": OBJ({"hostname": NS, "os": NS, "python_version": NS}), "created_at": S(format="date-time"),
+                  "server_info": SERVER_INFO, "created_at": S(format="date-time"),
                   "via": ARR(S())})
-VIEWER = OBJ({"status": S(), "url": NS, "local_port": I(), "started_at": NS, "uptime_seconds": I(), "health": S(), "error": NS},
-             ["status"])
+CONNECTION_ENTRY = OBJ({"connection_id": S(), "host": S(), "status": S(enum=["connected", "disconnected"]), "reconnecting": B,
+                        "viewer": {"type": ["object", "null"], "properties": {"status": S(), "url": S()}}, "via": ARR(S()),
+                        "port": I(), "username": S(), "server_info": SERVER_INFO, "created_at": S(format="date-time"),
+                        "disconnect_reason": NS}, ["connection_id", "host", "status", "viewer"])
+VIEWER = OBJ({"status": S(), "url": NS, "local_port": NI, "started_at": NS, "uptime_seconds": I(), "health": S(), "error": NS,
+              "env_name": S()}, ["status"])
 FORWARD = OBJ({"forward_id": S(), "connection_id": S(), "local_port": I(), "remote_host": S(), "remote_port": I(), "url": S(),
                "bytes_up": I(), "bytes_down": I(), "clients_active": I(), "clients_total": I(), "ssh_sessions": I()})
 
@@ -48,8 +53,7 @@ ROUTES = [
     ("post", "/api/remote/connect/respond", "Answer a second-factor challenge", [],
      OBJ({"challenge_id": S(), "responses": ARR(S())}, ["challenge_id", "responses"]), CONNECTION, [400, 401, 403, 404, 408, 500]),
     ("get", "/api/remote/connections", "List connections", [], None,
-     OBJ({"connections": ARR(OBJ({"connection_id": S(), "host": S(), "status": S(), "reconnecting": B, "via": ARR(S()),
-                                  "viewer": {"type": ["object", "null"]}})), "total": I()}), []),
+     OBJ({"connections": ARR(CONNECTION_ENTRY), "total": I()}), []),
     ("delete", "/api/remote/connections/{id}", "Disconnect", [{"name": "id", "in": "path", "required": True, "schema": S()},
                                                                q("cleanup_viewer", B)], None,
      OBJ({"message": S(), "connection_id": S()}), [400, 404]),
@@ -89,10 +93,19 @@ ROUTES = [
      OBJ({"hosts": ARR(OBJ({"alias": S(), "hostname": NS, "user": NS, "port": NI, "identity_file": NS, "proxy_jump": NS})),
           "total": I()}), []),
     ("get", "/api/openapi.json", "This document", [], None, {"type": "object"}, []),
+    ("get", "/api/events", "Live events (Server-Sent Events): the current state, then changes; "
+     "events connection (a connections list entry), viewer ({connection_id, viewer}), forward (a forwards list entry), "
+     "removed ({kind, id}); a ': keepalive' comment every 15 s", [], None, "events", []),
+    ("get", "/", "The web console (HTML)", [], None, "html", []),
+    ("get", "/console/{name}", "The web console's scripts, styles and icon",
+     [{"name": "name", "in": "path", "required": True, "schema": S()}], None, "asset", [404]),
 ]
 
 def operation(method, path, summary, params, body, ok, errors):
     ok_content = ({"text/plain": {"schema": S()}} if ok == "text" else
+                  {"text/event-stream": {"schema": S()}} if ok == "events" else
+                  {"text/html": {"schema": S()}} if ok == "html" else
+                  {"text/javascript": {"schema": S()}, "text/css": {"schema": S()}, "image/svg+xml": {"schema": S()}} if ok == "asset" else
                   {"application/json": {"schema": {"allOf": [OBJ({"success": {"const": True}}, ["success"]), ok]}}})
     op = {"summary": summary, "operationId": (method + path).replace("/", "_").replace("{", "").replace("}", "").replace("-", "_").replace(".", "_"),
           "responses": {"200": {"description": "OK", "content": ok_content}}}

@@ -43,6 +43,8 @@ final class HTTPConnection: IOHandler {
     /// Set when the server refused this connection at accept: its request gets this
     /// answer, and the connection closes.
     private let refusal: HTTPResponse?
+    /// The stream this connection's response is, while it runs.
+    private var stream: HTTPStream?
 
     init(fd: Int32, server: HTTPServer, refusal: HTTPResponse? = nil) {
         self.fd = fd
@@ -112,7 +114,7 @@ final class HTTPConnection: IOHandler {
         switch machine.state {
         case .idle, .reading: return !pausedForOutput && inputOffset == input.count
         case .lingering: return true
-        case .handling, .closing, .closed: return false
+        case .handling, .closing, .streaming, .closed: return false
         }
     }
 
@@ -126,7 +128,7 @@ final class HTTPConnection: IOHandler {
             switch machine.state {
             case .idle: perform(machine.onRequestStarted())
             case .reading: break
-            case .handling, .closing, .lingering, .closed: return offset
+            case .handling, .closing, .lingering, .streaming, .closed: return offset
             }
             switch parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .needMore:
@@ -169,11 +171,42 @@ final class HTTPConnection: IOHandler {
 
     private func complete(_ response: HTTPResponse) {
         readableWhileBusy = false
+        if let stream = response.stream { return completeStream(response, stream) }
         let action = machine.onResponse(keepAlive: keepAliveRequested)
         guard action != .none else { return }
         output.appending { response.serialize(keepAlive: action == .writeAndContinue, head: headRequested, into: &$0) }
         if output.count >= server.limits.outputHighWatermark { pausedForOutput = true }
         perform(action)
+    }
+
+    private func completeStream(_ response: HTTPResponse, _ stream: HTTPStream) {
+        let action = machine.onStreamResponse()
+        guard action != .none else { return stream.closed() }
+        output.appending { response.serialize(keepAlive: false, head: headRequested, into: &$0) }
+        if action == .writeAndStream, !headRequested {
+            self.stream = stream
+            stream.connection = self
+        } else {
+            stream.closed()
+        }
+        perform(headRequested && action == .writeAndStream ? machine.onStreamEnded() : action)
+    }
+
+    /// A piece of the stream's body.
+    func streamSend(_ bytes: [UInt8]) {
+        guard machine.state == .streaming else { return }
+        output.appending { $0.append(contentsOf: bytes) }
+        if output.count > server.limits.streamOutputLimit {   // a reader this slow is cut off
+            perform(machine.onSocketError())
+            return
+        }
+        flush()
+    }
+
+    /// The server ended the stream.
+    func streamEnd() {
+        stream = nil
+        perform(machine.onStreamEnded())
     }
 
     // MARK: actions
@@ -203,6 +236,8 @@ final class HTTPConnection: IOHandler {
                 flush()
                 resumeInput()
             }
+        case .writeAndStream:
+            if !processing { flush() }
         case .writeAndClose:
             // The timer now bounds how long the peer may take to read the response.
             server.loop.arm(timer, after: .milliseconds(server.limits.requestTimeoutMs))
@@ -257,8 +292,8 @@ final class HTTPConnection: IOHandler {
                   inputOffset == input.count, server.loop.interest(token)?.contains(.read) == true {
             interest.formUnion(Self.reading)   // left on while the answer is pending (see readableWhileBusy)
         }
-        // While a request is handled, hear about the client leaving (once).
-        if machine.state == .handling(closeAfter: false) { interest.insert(.peerClose) }
+        // While a request is handled or a stream runs, hear about the client leaving.
+        if machine.state == .handling(closeAfter: false) || machine.state == .streaming { interest.insert(.peerClose) }
         if !output.isEmpty { interest.insert(.write) }
         server.loop.setInterest(token, interest)
     }
@@ -270,6 +305,10 @@ final class HTTPConnection: IOHandler {
         self.token = nil
         server.loop.disarm(timer)
         Socket.close(fd)
+        if let stream {
+            self.stream = nil
+            stream.closed()
+        }
         server.connectionClosed(self)
     }
 }

@@ -15,6 +15,9 @@ public struct HTTPConnectionStateMachine {
         /// Output is done and our side is shut; unread input is discarded until the peer
         /// closes or the linger timer ends it.
         case lingering
+        /// The response is a stream (Server-Sent Events): its head is sent, its body goes on
+        /// until the server ends it or the peer leaves; no further request is read.
+        case streaming
         /// Gone; every further event is ignored.
         case closed
     }
@@ -36,6 +39,8 @@ public struct HTTPConnectionStateMachine {
         case writeAndContinue
         /// Queue the response with `Connection: close`; close once written.
         case writeAndClose
+        /// Queue the stream's head and keep the connection for its body.
+        case writeAndStream
         /// Queue an error response (status and code for the responder) and close once written.
         case failAndClose(HTTPParseError)
         /// Shut down our write side and discard input until the peer closes.
@@ -53,7 +58,7 @@ public struct HTTPConnectionStateMachine {
         switch state {
         case .idle: state = .reading; return .arm(.request)            // slow-client guard from here
         case .reading: return .none                                      // already timed
-        case .handling, .closing, .lingering, .closed:
+        case .handling, .closing, .lingering, .streaming, .closed:
             preconditionFailure("request started in state \(state)")     // reads are off in these
         }
     }
@@ -62,7 +67,7 @@ public struct HTTPConnectionStateMachine {
     public mutating func onRequestComplete() -> Action {
         switch state {
         case .idle, .reading: state = .handling(closeAfter: false); return .dispatch // one at a time
-        case .handling, .closing, .lingering, .closed:
+        case .handling, .closing, .lingering, .streaming, .closed:
             preconditionFailure("request completed in state \(state)")   // parser is paused then
         }
     }
@@ -71,7 +76,7 @@ public struct HTTPConnectionStateMachine {
     public mutating func onContinueExpected() -> Action {
         switch state {
         case .reading: return .writeContinue                             // let the body come
-        case .idle, .handling, .closing, .lingering, .closed: return .none // no body being read
+        case .idle, .handling, .closing, .lingering, .streaming, .closed: return .none // no body being read
         }
     }
 
@@ -82,8 +87,27 @@ public struct HTTPConnectionStateMachine {
             if keepAlive && !closeAfter { state = .idle; return .writeAndContinue } // keep-alive
             state = .closing; return .writeAndClose                                // last response
         case .closed: return .none                                                  // peer vanished meanwhile
-        case .idle, .reading, .closing, .lingering:
+        case .idle, .reading, .closing, .lingering, .streaming:
             preconditionFailure("response in state \(state)")                      // exactly one per request
+        }
+    }
+
+    /// The responder answered with a stream.
+    public mutating func onStreamResponse() -> Action {
+        switch state {
+        case .handling(closeAfter: false): state = .streaming; return .writeAndStream // body follows
+        case .handling(closeAfter: true): state = .closing; return .writeAndClose     // peer gone or shutdown: head only
+        case .closed: return .none                                                    // peer vanished meanwhile
+        case .idle, .reading, .closing, .lingering, .streaming:
+            preconditionFailure("stream response in state \(state)")                 // exactly one per request
+        }
+    }
+
+    /// The server ended the stream: what is queued goes out, then the connection closes.
+    public mutating func onStreamEnded() -> Action {
+        switch state {
+        case .streaming: state = .closing; return .writeAndClose                      // finish like a last response
+        case .idle, .reading, .handling, .closing, .lingering, .closed: return .none  // no stream runs
         }
     }
 
@@ -92,7 +116,7 @@ public struct HTTPConnectionStateMachine {
         switch state {
         case .idle: return .arm(.idle)                         // keep-alive wait begins
         case .closing: state = .lingering; return .linger      // half-close, let the client read
-        case .reading, .handling, .lingering, .closed: return .none // nothing waits on output
+        case .reading, .handling, .lingering, .streaming, .closed: return .none // nothing waits on output
         }
     }
 
@@ -100,7 +124,7 @@ public struct HTTPConnectionStateMachine {
     public mutating func onParseError(_ error: HTTPParseError) -> Action {
         switch state {
         case .idle, .reading: state = .closing; return .failAndClose(error) // answer, then close
-        case .handling, .closing, .lingering, .closed: return .none         // parser is not running then
+        case .handling, .closing, .lingering, .streaming, .closed: return .none // parser is not running then
         }
     }
 
@@ -108,6 +132,7 @@ public struct HTTPConnectionStateMachine {
     public mutating func onPeerEOF() -> Action {
         switch state {
         case .idle, .reading, .lingering: state = .closed; return .close    // nothing more can come
+        case .streaming: state = .closed; return .close                     // the reader left
         case .handling: state = .handling(closeAfter: true); return .none   // answer, then close
         case .closing: return .none                                         // already finishing
         case .closed: return .none                                          // already gone
@@ -118,7 +143,7 @@ public struct HTTPConnectionStateMachine {
     public mutating func onSocketError() -> Action {
         switch state {
         case .closed: return .none                                          // already gone
-        case .idle, .reading, .handling, .closing, .lingering: state = .closed; return .close
+        case .idle, .reading, .handling, .closing, .lingering, .streaming: state = .closed; return .close
         }
     }
 
@@ -129,7 +154,7 @@ public struct HTTPConnectionStateMachine {
         case .reading: state = .closed; return .close        // slow client: head/body too late
         case .closing: state = .closed; return .close        // peer never read the response
         case .lingering: state = .closed; return .close      // linger over
-        case .handling, .closed: return .none                // no timer runs in these
+        case .handling, .streaming, .closed: return .none    // no timer runs in these
         }
     }
 
@@ -139,6 +164,7 @@ public struct HTTPConnectionStateMachine {
         case .idle: state = .closed; return .close                            // nothing in flight
         case .reading: state = .closed; return .close                         // partial request dropped
         case .handling: state = .handling(closeAfter: true); return .none     // answer it, then close
+        case .streaming: state = .closed; return .close                       // a stream has no end to wait for
         case .closing, .lingering, .closed: return .none                      // already finishing
         }
     }

@@ -25,6 +25,10 @@ public struct HTTPLimits: Sendable {
     /// below `outputLowWatermark` (SwiftNIO's default watermarks, 64/32 KiB).
     public var outputHighWatermark = 64 * 1024
     public var outputLowWatermark = 32 * 1024
+    /// Unsent bytes a stream (Server-Sent Events) may pile up before its reader is cut
+    /// off as too slow: 1 MiB is thousands of events, far beyond a console's burst; the
+    /// client's EventSource reconnects and starts again from the current state.
+    public var streamOutputLimit = 1024 * 1024
     /// Concurrent HTTP connections; past it new ones are closed at once.
     public var maxConnections = 10_000
 

@@ -52,18 +52,22 @@ func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
 }
 
 /// A response to be written. Bodies are JSON for every route rviewer serves.
-public struct HTTPResponse: Sendable {
+public struct HTTPResponse: @unchecked Sendable {   // the stream is used on the loop thread only
     /// The interim response a client that sent `Expect: 100-continue` waits for.
     static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// A body that goes on after the head (`body` is then its first piece): the head
+    /// carries no Content-Length and the connection ends with the stream.
+    public var stream: HTTPStream?
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], stream: HTTPStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 
     /// Appends the wire form to `out`. `keepAlive: false` adds `Connection: close`.
@@ -77,8 +81,8 @@ public struct HTTPResponse: Sendable {
             out.appendUTF8(h.value)
             out.appendUTF8("\r\n")
         }
-        out.appendUTF8("Content-Length: \(body.count)\r\n")
-        if !keepAlive { out.appendUTF8("Connection: close\r\n") }
+        if stream == nil { out.appendUTF8("Content-Length: \(body.count)\r\n") }
+        if !keepAlive || stream != nil { out.appendUTF8("Connection: close\r\n") }
         out.appendUTF8("\r\n")
         if !head { out.append(contentsOf: body) }
     }
@@ -88,6 +92,7 @@ public struct HTTPResponse: Sendable {
         case 200: return "OK"
         case 201: return "Created"
         case 204: return "No Content"
+        case 304: return "Not Modified"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

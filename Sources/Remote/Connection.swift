@@ -63,20 +63,28 @@ public final class Connection {
     public let username: String
     public let createdAt: String
     public let serverInfo: ServerInfo
-    public internal(set) var status: Status = .connected
+    public internal(set) var status: Status = .connected { didSet { changed?() } }
     /// The last environment detection, if any.
     public internal(set) var detection: DetectionResult?
     var detectionWaiters: [(Result<DetectionResult, SSHError>) -> Void] = []
     /// Pings waiting for the round trip in flight (concurrent pings share one).
     var pingWaiters: [(Result<Double, SSHError>) -> Void] = []
     /// The viewer started on this connection (at most one), if any.
-    public internal(set) var viewer: Viewer?
+    public internal(set) var viewer: Viewer? {
+        didSet {
+            viewer?.changed = changed
+            changed?()
+        }
+    }
     /// Generic forwards through this connection, in the order they were opened.
-    public internal(set) var forwards: [Forward] = []
+    public internal(set) var forwards: [Forward] = [] { didSet { changed?() } }
     /// The SSH session; a new one after a reconnect.
     var session: SSHSession
     /// Logging in again after the session died (key and agent logins only).
-    public internal(set) var reconnect: ReconnectStateMachine
+    public internal(set) var reconnect: ReconnectStateMachine { didSet { changed?() } }
+    /// Told after anything the API shows of this connection (or its viewer) may have
+    /// changed: status, reconnecting, viewer, forwards (the live events' source).
+    var changed: (() -> Void)?
     var reconnectTimer: Reactor.Timer?
     /// The session of the reconnect attempt in flight.
     var reconnectSession: SSHSession?

@@ -41,6 +41,10 @@ public final class ConnectionRegistry {
     public var onViewerRecovery: ((String) -> Void)?
     /// Recorded viewers whose server is being asked about them right now.
     var recovering: Set<String> = []
+    /// Told, once per event batch, after anything the API shows changed: a connection
+    /// came or went, its status, viewer or forwards changed (the live events' source).
+    public var onChange: (() -> Void)?
+    private var changeQueued = false
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
         self.loop = loop
@@ -122,9 +126,11 @@ public final class ConnectionRegistry {
         let id = newID()
         let connection = Connection(id: id, host: request.host, port: target.port, username: target.username,
                                     createdAt: Timestamp.now(), serverInfo: info, session: session)
+        connection.changed = { [weak self] in self?.noteChange() }
         watch(connection)
         connections[id] = connection
         order.append(id)
+        noteChange()
         recoverViewers(connection)
         return connection
     }
@@ -134,6 +140,7 @@ public final class ConnectionRegistry {
     public func disconnect(_ id: String) -> Bool {
         guard let connection = connections.removeValue(forKey: id) else { return false }
         order.removeAll { $0 == id }
+        noteChange()
         cancelReconnect(connection)
         connection.session.onLost = nil
         for forward in connection.forwards { forward.tunnel.close() }
@@ -173,6 +180,17 @@ public final class ConnectionRegistry {
             session.route.close()
         }
         pendingSessions = [:]
+    }
+
+    /// Tells `onChange` after the current event batch (many changes in one batch: once).
+    func noteChange() {
+        guard onChange != nil, !changeQueued else { return }
+        changeQueued = true
+        loop.runBeforeSleep { [weak self] in
+            guard let self else { return }
+            self.changeQueued = false
+            self.onChange?()
+        }
     }
 
     /// `conn_` + 8 random lowercase hex digits, never reused while the daemon runs.

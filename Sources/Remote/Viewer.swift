@@ -15,18 +15,20 @@ public enum ViewerError: Error, Equatable {
 public final class Viewer {
     public let id: String
     public let envName: String
-    public internal(set) var machine = ViewerStateMachine()
+    public internal(set) var machine = ViewerStateMachine() { didSet { changed?() } }
     public internal(set) var pid: Int?
     public internal(set) var remotePort: Int?
     /// The viewer's own state directory on the server (~/.cache/rviewer/<id>).
     public internal(set) var directory: String?
-    public internal(set) var startedAt: String?
+    public internal(set) var startedAt: String? { didSet { changed?() } }
     var startedEpoch: Int?
     var startedMonotonic: UInt64 = 0
     /// The local port to listen on when there is no tunnel yet to reopen (a viewer taken
     /// back from an earlier run of the daemon: its former port if free, else any).
     var preferredLocalPort: Int?
-    var tunnel: LocalForward?
+    var tunnel: LocalForward? { didSet { changed?() } }
+    /// Told after its state, start time or tunnel changed (set by its connection).
+    var changed: (() -> Void)?
     var timer: Reactor.Timer?
     var monitor: Reactor.Timer?
     /// The start request, until it is answered (once).
@@ -51,6 +53,19 @@ public final class Viewer {
         case .running: return "running"
         case .stopAwaitingLaunch, .stopping, .stopped: return "stopped"
         case .failed, .unreachable: return "failed"
+        }
+    }
+
+    /// The health verdict of the viewer's status: from the checks made just now, or
+    /// (nil) from what the daemon knows without asking (its monitor checks a running
+    /// viewer's process every 5 s; a dead one turns `failed`).
+    public func health(checks: (process: Bool, tunnel: Bool)?) -> String {
+        switch status {
+        case "running":
+            if let c = checks { return c.process && c.tunnel ? "healthy" : "unhealthy" }
+            return tunnel?.isOpen == true ? "healthy" : "unhealthy"
+        case "failed": return "unhealthy"
+        default: return "unknown"
         }
     }
 

@@ -158,6 +158,11 @@ extension ConnectionRegistry {
                 }
             }
             viewer.answerStart(.failure(.startFailed(reason)))
+        case .failStartWithLog(let reason):
+            releaseViewer(viewer)
+            checkProcess(connection, viewer) { [weak self] _, tail in
+                self?.act(connection, viewer, .failStart(tail.isEmpty ? reason : "\(reason); last log lines:\n\(tail)"))
+            }
         case .closeTunnel:
             viewer.tunnel?.close()
         case .abortStart(let reason):

@@ -32,6 +32,9 @@ public struct ViewerStateMachine {
         case reportStarted
         /// Start failed: kill what was launched, close the tunnel, answer with the reason.
         case failStart(String)
+        /// As `failStart`, with the viewer's last log lines read first: a viewer that is
+        /// alive but silent says in its log why (the error carries its log tail, decisions.md).
+        case failStartWithLog(String)
         /// A running viewer died: close its tunnel.
         case closeTunnel
         /// Stop: close the tunnel, end the process (stop command), answer the stop requests.
@@ -172,7 +175,8 @@ public struct ViewerStateMachine {
         switch state {
         case .launching, .waiting:
             let reason = "the viewer did not answer HTTP within \(seconds) s"
-            state = .failed(reason: reason); return .failStart(reason)               // give up
+            if case .launching = state { state = .failed(reason: reason); return .failStart(reason) } // no log yet
+            state = .failed(reason: reason); return .failStartWithLog(reason)        // give up, say why
         case .running, .stopAwaitingLaunch, .stopping, .stopped, .failed, .unreachable:
             return .none                                                            // too late to matter
         }

@@ -108,11 +108,7 @@ extension RemoteAPI {
                 ("port", .int(c.port)),
                 ("username", .string(c.username)),
                 ("status", .string(c.status.name)),
-                ("server_info", .object([
-                    ("hostname", .optional(c.serverInfo.hostname)),
-                    ("os", .optional(c.serverInfo.os)),
-                    ("python_version", .optional(c.serverInfo.pythonVersion)),
-                ])),
+                ("server_info", RemoteAPI.serverInfo(c)),
                 ("created_at", .string(c.createdAt)),
                 ("via", .array(c.via.map { .string($0) })),
             ])
@@ -120,6 +116,14 @@ extension RemoteAPI {
             log("\(what) failed: \(error)")
             call.fail(APIError(error))
         }
+    }
+
+    static func serverInfo(_ c: Connection) -> JSON {
+        .object([
+            ("hostname", .optional(c.serverInfo.hostname)),
+            ("os", .optional(c.serverInfo.os)),
+            ("python_version", .optional(c.serverInfo.pythonVersion)),
+        ])
     }
 
     /// The connection named by the `connection_id` query parameter.
@@ -142,8 +146,12 @@ extension RemoteAPI {
 extension ConnectionSummary {
     init(_ c: Connection) {
         let viewer = c.viewer.map { (status: $0.status, url: $0.url ?? "") }
+        var reason: JSON = .null
+        if case .disconnected(let why) = c.status { reason = .string(why) }
         self.init(connectionID: c.id, host: c.host, status: c.status.name, reconnecting: c.reconnect.isTrying, viewer: viewer,
-                  via: c.via)
+                  via: c.via, details: [("port", .int(c.port)), ("username", .string(c.username)),
+                                        ("server_info", RemoteAPI.serverInfo(c)), ("created_at", .string(c.createdAt)),
+                                        ("disconnect_reason", reason)])
     }
 }
 

@@ -26,10 +26,14 @@ public struct ConnectionSummary: Sendable {
     public let viewer: (status: String, url: String)?
     /// Jump hosts on the way, `host:port` (extra field; [] when direct).
     public let via: [String]
+    /// The connect answer's fields (extra; what a console shows): port, username,
+    /// server_info, created_at. Nil leaves them out.
+    public var details: [(String, JSON)]?
 
     public init(connectionID: String, host: String, status: String, reconnecting: Bool = false,
-                viewer: (status: String, url: String)?, via: [String] = []) {
+                viewer: (status: String, url: String)?, via: [String] = [], details: [(String, JSON)]? = nil) {
         self.via = via
+        self.details = details
         self.connectionID = connectionID
         self.host = host
         self.status = status
@@ -45,7 +49,7 @@ public struct ConnectionSummary: Sendable {
             ("reconnecting", .bool(reconnecting)),
             ("viewer", viewer.map { JSON.object([("status", .string($0.status)), ("url", .string($0.url))]) } ?? .null),
             ("via", .array(via.map { .string($0) })),
-        ])
+        ] + (details ?? []))
     }
 }
 

@@ -29,6 +29,8 @@ public final class RemoteAPI: HTTPResponder {
     /// Where endpoints report what they did (the executable wires it to its logger).
     /// Messages never carry request secrets.
     public var log: (String) -> Void = { _ in }
+    /// Open `GET /api/events` streams (for the metrics).
+    public internal(set) var eventStreamCount: () -> Int = { 0 }
     /// The last Host header that passed the loopback check (clients repeat theirs).
     private var lastLoopbackHost: String?
 

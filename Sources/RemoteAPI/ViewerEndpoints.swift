@@ -64,22 +64,9 @@ extension RemoteAPI {
 
         add("GET", "/api/remote/viewer/status") { call in
             let connection = try RemoteAPI.connection(call, registry)
-            guard let viewer = connection.viewer else {
-                return call.succeed([("viewer", .object([("status", .string("stopped")), ("url", .null),
-                                                         ("uptime_seconds", .int(0)), ("health", .string("unknown")),
-                                                         ("error", .null)]))])
-            }
+            guard let viewer = connection.viewer else { return call.succeed([("viewer", RemoteAPI.viewerStatus(nil, health: "unknown", now: 0))]) }
             registry.viewerChecks(connection) { checks in
-                let health: String
-                if viewer.status == "running", let c = checks { health = c.process && c.tunnel ? "healthy" : "unhealthy" }
-                else { health = viewer.status == "failed" ? "unhealthy" : "unknown" }
-                call.succeed([("viewer", .object([
-                    ("status", .string(viewer.status)),
-                    ("url", .optional(viewer.status == "running" ? viewer.url : nil)),
-                    ("uptime_seconds", .int(viewer.uptimeSeconds(now: registry.now))),
-                    ("health", .string(health)),
-                    ("error", .optional(viewer.failureReason)),
-                ]))])
+                call.succeed([("viewer", RemoteAPI.viewerStatus(viewer, health: viewer.health(checks: checks), now: registry.now))])
             }
         }
 
@@ -93,5 +80,24 @@ extension RemoteAPI {
                 }
             }
         }
+    }
+
+    /// The viewer object of `GET /viewer/status` (and of the `viewer` event); no viewer
+    /// reads as stopped. Beyond the spec: `env_name`, `local_port`, `started_at`.
+    static func viewerStatus(_ viewer: Viewer?, health: String, now: UInt64) -> JSON {
+        guard let viewer else {
+            return .object([("status", .string("stopped")), ("url", .null), ("uptime_seconds", .int(0)),
+                            ("health", .string("unknown")), ("error", .null)])
+        }
+        return .object([
+            ("status", .string(viewer.status)),
+            ("url", .optional(viewer.status == "running" ? viewer.url : nil)),
+            ("uptime_seconds", .int(viewer.uptimeSeconds(now: now))),
+            ("health", .string(health)),
+            ("error", .optional(viewer.failureReason)),
+            ("env_name", .string(viewer.envName)),
+            ("local_port", viewer.localPort.map(JSON.int) ?? .null),
+            ("started_at", .optional(viewer.startedAt)),
+        ])
     }
 }

@@ -62,7 +62,9 @@ struct Daemon {
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())
         api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries })
-        api.addMetricsEndpoint { Self.metrics(registry) }
+        api.addConsoleEndpoints()
+        api.addEventsEndpoint(loop: loop, registry: registry)
+        api.addMetricsEndpoint { Self.metrics(registry, eventStreams: api.eventStreamCount()) }
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
@@ -115,13 +117,14 @@ struct Daemon {
     }
 
     /// The samples of `GET /metrics`.
-    static func metrics(_ registry: ConnectionRegistry) -> [MetricSample] {
+    static func metrics(_ registry: ConnectionRegistry, eventStreams: Int) -> [MetricSample] {
         let ctr = rv_fastctr_get_stats()
         let connections = registry.all
         return [
             MetricSample("rviewer_connections", .gauge, UInt64(connections.count), help: "SSH connections the daemon holds"),
             MetricSample("rviewer_forwards", .gauge, UInt64(connections.reduce(0) { $0 + $1.forwards.count }),
                          help: "Port forwards listening"),
+            MetricSample("rviewer_event_streams", .gauge, UInt64(eventStreams), help: "Open GET /api/events streams"),
             MetricSample("rviewer_ctr_cache_contexts_total", .counter, ctr.contexts,
                          help: "AES-CTR cipher contexts set up with the keystream cache (two per SSH key exchange)"),
             MetricSample("rviewer_ctr_cache_keystream_bytes_total", .counter, ctr.bytes_served,

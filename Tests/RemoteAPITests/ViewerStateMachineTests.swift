@@ -43,7 +43,7 @@ final class ViewerStateMachineTests: XCTestCase {
     func testStartTimeout() {
         var m = ViewerStateMachine()
         _ = m.onLaunched()
-        XCTAssertEqual(m.onStartTimeout(seconds: 60), .failStart("the viewer did not answer HTTP within 60 s"))
+        XCTAssertEqual(m.onStartTimeout(seconds: 60), .failStartWithLog("the viewer did not answer HTTP within 60 s"), "its log says why")
         XCTAssertEqual(m.onProbe(ok: true), .none, "a late answer changes nothing")
     }
 
