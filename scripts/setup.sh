@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what rviewer needs and is missing; quick and silent when all is there.
 #   scripts/setup.sh build   -> build dependencies (libssh2, llhttp, pkg-config)
-#   scripts/setup.sh test    -> build dependencies + sshd, ssh client, python3-venv, curl, ss (iproute2)
+#   scripts/setup.sh test    -> build dependencies + sshd, ssh client, python3-venv, curl, ss (iproute2),
+#                               PAM OATH, headless Chromium + chromedriver + selenium (console tests)
 #   scripts/setup.sh bench   -> test dependencies + wrk, nginx
 # On Debian 12 libllhttp-dev is not in the release: it comes from the next Debian
 # release through an apt source whose mirror is derived from the machine's own
@@ -10,7 +11,8 @@ set -euo pipefail
 
 what=${1:-build}
 build_pkgs=(pkg-config libssh2-1-dev libllhttp-dev)
-test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2 libpam-oath oathtool)
+test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2 libpam-oath oathtool
+           chromium chromium-driver python3-selenium)
 bench_pkgs=(wrk nginx-light iperf3)
 
 want=("${build_pkgs[@]}")

@@ -31,7 +31,8 @@ public struct JumpSpec: Equatable, Sendable {
         return .success(hops)
     }
 
-    static func parse(_ item: String) -> JumpSpec? {
+    /// One `[user@]host[:port]` (IPv6 in brackets); nil when malformed.
+    public static func parse(_ item: String) -> JumpSpec? {
         var rest = Substring(item)
         var user: String?
         if let at = rest.lastIndex(of: "@") {

@@ -328,7 +328,7 @@ function makeCard(id) {
   };
 }
 """####),
-        "console.css": ConsoleAsset(type: "text/css; charset=utf-8", etag: "\"223a9fa714560445e346\"", text: ####"""
+        "console.css": ConsoleAsset(type: "text/css; charset=utf-8", etag: "\"3acf23dcc3d3d82c24b4\"", text: ####"""
 /* rviewer console: colour tokens first (dark values under prefers-color-scheme), then layout.
    Status hues are Okabe-Ito (readable by colour-blind users); every status also has a word and a glyph. */
 :root {
@@ -384,7 +384,8 @@ button.link { border: none; background: none; color: var(--accent); padding: 0; 
 
 .connect { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .7rem; align-items: end; }
 .hosts { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .8rem; }
-.hosts button { font-family: var(--mono); font-size: .85rem; }
+.hosts button { font-family: var(--mono); font-size: .85rem; max-width: 100%; overflow-wrap: anywhere; text-align: left; }
+.conn-head h3, .facts span { overflow-wrap: anywhere; min-width: 0; }
 
 .conn { border-top: 1px solid var(--line); padding: 1rem 0; }
 .conn:first-child { border-top: none; padding-top: 0; }
@@ -407,7 +408,7 @@ button.link { border: none; background: none; color: var(--accent); padding: 0; 
 
 table { border-collapse: collapse; width: 100%; font-size: .85rem; }
 th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 600; }
+th { color: var(--muted); font-weight: 600; white-space: nowrap; overflow-wrap: normal; }
 .scroll { overflow-x: auto; }
 code, .mono { font-family: var(--mono); font-size: .85rem; overflow-wrap: anywhere; }
 pre.log { max-height: 18rem; overflow: auto; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .5rem; font: .8rem/1.35 var(--mono); white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0 0; }

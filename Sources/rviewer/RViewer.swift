@@ -15,7 +15,7 @@ struct RViewer: ParsableCommand {
         commandName: "rviewer",
         abstract: "Serve the Remote Viewer API: SSH to GPU servers, run Runicorn there, view it locally.",
         version: rviewerVersion,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Open.self, List.self, Envs.self, Logs.self, Stop.self, ForwardCommand.self, Disconnect.self],
         defaultSubcommand: Serve.self
     )
 }
