@@ -36,6 +36,7 @@ export const get = (path) => call("GET", path);
 export const post = (path, body) => call("POST", path, body);
 export const del = (path) => call("DELETE", path);
 export const q = encodeURIComponent;
+
 """####),
         "app.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"b6c1817a858a77ab9510\"", text: ####"""
 // The console's entry: mounts the views, then opens the live event stream.
@@ -47,6 +48,7 @@ document.getElementById("alert-close").addEventListener("click", () => { documen
 mountConnections();
 connectEvents(document.getElementById("stream-state"));
 mountConnect();
+
 """####),
         "challenge-dialog.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"93e33acd412757d6f5a3\"", text: ####"""
 // The second-factor dialog: the server's prompts (its text shown as text), one field per
@@ -118,6 +120,7 @@ export function answerChallenge(first) {
     show();
   });
 }
+
 """####),
         "connect.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"91c1ecc007e2bd329cc3\"", text: ####"""
 // The connect form and the hosts of ~/.ssh/config. A login that asks for more goes
@@ -231,6 +234,7 @@ function connected(form, answer) {
   }
   form.elements.host.value = "";
 }
+
 """####),
         "connections.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"c5612c1ffa3a598da368\"", text: ####"""
 // One card per connection, keyed by id and patched in place (forms in it keep their
@@ -327,6 +331,7 @@ function makeCard(id) {
     destroy() { clearInterval(timer); viewer.destroy(); root.remove(); },
   };
 }
+
 """####),
         "console.css": ConsoleAsset(type: "text/css; charset=utf-8", etag: "\"3acf23dcc3d3d82c24b4\"", text: ####"""
 /* rviewer console: colour tokens first (dark values under prefers-color-scheme), then layout.
@@ -419,6 +424,7 @@ dialog::backdrop { background: rgb(0 0 0 / .45); }
 dialog h2 { margin-top: 0; }
 dl.keys { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; }
 dl.keys dd { margin: 0; }
+
 """####),
         "dom.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"b3834d5d8555fe139ba0\"", text: ####"""
 // The one way the console makes DOM: strings always become text nodes, properties come
@@ -490,6 +496,7 @@ export function showError(error) {
   fill(document.getElementById("alert-text"), text);
   document.getElementById("alert").hidden = false;
 }
+
 """####),
         "environments.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"f604b6ad22475dea3686\"", text: ####"""
 // A connection's Python environments: type, Python, Runicorn version, storage root;
@@ -546,6 +553,7 @@ export function environmentsBox(id) {
     body);
   return { root, load, get list() { return environments; }, onChange(fn) { listeners.add(fn); } };
 }
+
 """####),
         "events.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"356786fd3f4300e9bf5b\"", text: ####"""
 // The live event stream (GET /api/events). While the browser reconnects by itself
@@ -577,6 +585,7 @@ export function connectEvents(indicator) {
   };
   open();
 }
+
 """####),
         "forwards.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"95ebb46726cd52a7f44b\"", text: ####"""
 // A connection's forwards (ssh -L): add, list with bytes and clients, remove.
@@ -622,6 +631,7 @@ export function forwardsBox(id) {
   update();
   return { root: h("section", { className: "box" }, h("h4", {}, "Forwards"), form, list), update };
 }
+
 """####),
         "hostkey-dialog.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"9e40eccc2189edd0b179\"", text: ####"""
 // The host-key decision: the key the server presents now, the one trusted before (if
@@ -663,9 +673,11 @@ export function decideHostKey(key, code) {
     cancel.focus();
   });
 }
+
 """####),
         "icon.svg": ConsoleAsset(type: "image/svg+xml", etag: "\"4dd49fc6f5ade89b562a\"", text: ####"""
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#0072b2"/><path d="M7 22l6-6-6-6" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round"/><circle cx="22" cy="16" r="4" fill="#009e73" stroke="#fff" stroke-width="2"/></svg>
+
 """####),
         "index.html": ConsoleAsset(type: "text/html; charset=utf-8", etag: "\"c8e7ff209923b565bd8f\"", text: ####"""
 <!doctype html>
@@ -751,6 +763,7 @@ export function decideHostKey(key, code) {
 </dialog>
 </body>
 </html>
+
 """####),
         "store.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"d21362e53a1d52fe2e6b\"", text: ####"""
 // What the console knows: connections, their viewers and forwards, fed by the event
@@ -788,6 +801,7 @@ export const store = {
     for (const id of gone) this.changed("removed", id);
   },
 };
+
 """####),
         "viewer.js": ConsoleAsset(type: "text/javascript; charset=utf-8", etag: "\"6f38d574329e20a65d8c\"", text: ####"""
 // A connection's viewer: start (environment, storage root, local port), status with
@@ -909,6 +923,7 @@ export function viewerBox(id, environments) {
   update();
   return { root: box, update, destroy() { clearInterval(logTimer); clearInterval(tick); } };
 }
+
 """####),
     ]
 }

@@ -81,4 +81,58 @@ final class HTTPConnectionStateMachineTests: XCTestCase {
         _ = m.onRequestComplete()
         XCTAssertEqual(m.onTimeout(), .none)
     }
+
+    // MARK: streams (Server-Sent Events)
+
+    private func streaming() -> HTTPConnectionStateMachine {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        XCTAssertEqual(m.onStreamResponse(), .writeAndStream)
+        XCTAssertEqual(m.state, .streaming)
+        return m
+    }
+
+    func testAStreamHasNoTimerAndReadsNoRequest() {
+        var m = streaming()
+        XCTAssertEqual(m.onOutputDrained(), .none, "no keep-alive wait: the body goes on")
+        XCTAssertEqual(m.onTimeout(), .none, "no timer bounds a stream")
+        XCTAssertEqual(m.onParseError(.malformed("x")), .none, "the parser does not run")
+        XCTAssertEqual(m.onContinueExpected(), .none)
+        XCTAssertEqual(m.state, .streaming)
+    }
+
+    func testTheReaderLeavingClosesTheStream() {
+        var m = streaming()
+        XCTAssertEqual(m.onPeerEOF(), .close)
+        XCTAssertEqual(m.state, .closed)
+        var n = streaming()
+        XCTAssertEqual(n.onSocketError(), .close)
+    }
+
+    func testTheServerEndingTheStreamFinishesLikeALastResponse() {
+        var m = streaming()
+        XCTAssertEqual(m.onStreamEnded(), .writeAndClose)
+        XCTAssertEqual(m.state, .closing)
+        XCTAssertEqual(m.onOutputDrained(), .linger)
+        XCTAssertEqual(m.onStreamEnded(), .none, "once")
+    }
+
+    func testShutdownClosesAStreamAtOnce() {
+        var m = streaming()
+        XCTAssertEqual(m.onShutdown(), .close, "a stream has no end to wait for")
+    }
+
+    func testAStreamAnsweredAfterThePeerLeftSendsOnlyItsHead() {
+        var m = HTTPConnectionStateMachine()
+        _ = m.onRequestStarted()
+        _ = m.onRequestComplete()
+        _ = m.onPeerEOF()
+        XCTAssertEqual(m.onStreamResponse(), .writeAndClose)
+        var gone = HTTPConnectionStateMachine()
+        _ = gone.onRequestStarted()
+        _ = gone.onRequestComplete()
+        _ = gone.onSocketError()
+        XCTAssertEqual(gone.onStreamResponse(), .none)
+    }
 }

@@ -351,9 +351,9 @@ final class OpenAPIDocumentTests: XCTestCase {
         XCTAssertFalse(daemon.stderr.contains("is not in the OpenAPI document"), daemon.stderr)
         let paths = try XCTUnwrap(doc["paths"] as? [String: [String: Any]])
         XCTAssertGreaterThanOrEqual(paths.count, 20)
-        for (path, ops) in paths {
+        for (path, ops) in paths where path != "/api/events" {   // a stream has no end: SSETests
             for method in ops.keys {
-                let concrete = path.replacingOccurrences(of: "{id}", with: "x_00000000")
+                let concrete = path.replacingOccurrences(of: "{id}", with: "x_00000000").replacingOccurrences(of: "{name}", with: "app.js")
                 let answer = try daemon.request(method.uppercased(), concrete, json: method == "get" || method == "delete" ? nil : [:])
                 XCTAssertNotEqual(answer.status, 405, "\(method) \(path)")
                 XCTAssertNotEqual(answer.json?["error"] as? String, "not_found", "\(method) \(path) is routed")
