@@ -3,13 +3,17 @@
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
 #              (writes Benchmarks/results/latest.md and detect.md; needs root)
+#   make install  builds and installs for this user (PREFIX, default ~/.local) with a
+#              systemd user unit: systemctl --user enable --now rviewer
 #   make test-libssh2-next / bench-libssh2-next  the same against the next Debian
 #              release's libssh2 (1.11 on Debian 12), downloaded, not installed
 SWIFT ?= swift
 CONFIG ?= config/rviewer.json
 ARGS ?=
 
-.PHONY: run test bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
+PREFIX ?= $(HOME)/.local
+
+.PHONY: install run test bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
 
 setup-build:
 	@scripts/setup.sh build
@@ -22,6 +26,9 @@ setup-bench:
 
 build: setup-build
 	$(SWIFT) build -c release --product rviewer
+
+install: build
+	scripts/install.sh .build/release/rviewer $(PREFIX)
 
 run: build
 	$(SWIFT) run -c release --skip-build rviewer serve --config $(CONFIG) $(ARGS)
