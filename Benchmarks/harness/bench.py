@@ -2,12 +2,13 @@
 the tunnel, the real Runicorn viewer, scale, API rate, round trips and one jump host.
 Writes a markdown report (ratios against `ssh -L` and direct loopback).
 Usage: bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
-       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,rtt,jump]"""
+       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,streams,rtt,jump]"""
 import argparse
 import os
 import platform
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensur
 
 # Added each way by the delaying proxy: a 50 ms round trip, like a server abroad.
 PROXY_DELAY_S = 0.025
+# Idle event streams held open in section 4b, and the wrk connections measured beside them.
+IDLE_STREAMS = 1000
+STREAM_WRK_CONNS = 64
 # Pairs (loopback, proxied) of connect/detect/start measured in the round-trip section.
 RTT_PAIRS = 9
 
@@ -226,6 +230,28 @@ class Bench:
             self.procs.stop(ng.proc)
         r.table(["endpoint", "conns", "rviewer req/s", "nginx req/s", "ratio", "rviewer errors"], rows)
 
+    # -- 4b. API rate with 1,000 idle event streams open ----------------------------
+    def streams(self):
+        r = self.report
+        r.h(f"4b. API rate (wrk, {STREAM_WRK_CONNS} connections) with and without {IDLE_STREAMS:,} idle GET /api/events streams")
+        path = "/api/remote/connections"
+        without = self.runs(lambda: wrk(self.daemon.base + path, STREAM_WRK_CONNS, self.args.secs))
+        port = int(self.daemon.base.rsplit(":", 1)[1])
+        socks = []
+        for _ in range(IDLE_STREAMS):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            socks.append(s)
+        for s in socks:
+            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "an event stream did not open"
+        with_streams = self.runs(lambda: wrk(self.daemon.base + path, STREAM_WRK_CONNS, self.args.secs))
+        open_now = [l for l in self.daemon_json("/metrics").splitlines() if l.startswith("rviewer_event_streams ")]
+        for s in socks:
+            s.close()
+        a, b = summary([x["rps"] for x in without]), summary([x["rps"] for x in with_streams])
+        r.table(["endpoint", "streams open", "req/s", "ratio"],
+                [[path, 0, fmt(a), ""], [path, f"{IDLE_STREAMS:,} ({open_now[0].split()[1] if open_now else '?'} per /metrics)", fmt(b), ratio(b, a)]])
+
     # -- 5. round trips ------------------------------------------------------------
     def rtt(self):
         r = self.report
@@ -379,7 +405,7 @@ class Bench:
         r.p(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), "
             f"{platform.platform()}; {ver}; rviewer release build, libssh2 {self.daemon_json('/api/health').split('libssh2')[1][3:9].strip(chr(34))}. "
             f"Each point: median (min-max) of {self.args.runs} runs of {self.args.secs} s. All on loopback, same run, same machine.")
-        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "rtt", "jump"]
+        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "streams", "rtt", "jump"]
         for part in only:
             getattr(self, part)()
         os.makedirs(os.path.dirname(self.args.out), exist_ok=True)

@@ -333,7 +333,7 @@ function makeCard(id) {
 }
 
 """####),
-        "console.css": ConsoleAsset(type: "text/css; charset=utf-8", etag: "\"3acf23dcc3d3d82c24b4\"", text: ####"""
+        "console.css": ConsoleAsset(type: "text/css; charset=utf-8", etag: "\"b52d9877d36475e8be9e\"", text: ####"""
 /* rviewer console: colour tokens first (dark values under prefers-color-scheme), then layout.
    Status hues are Okabe-Ito (readable by colour-blind users); every status also has a word and a glyph. */
 :root {
@@ -402,6 +402,7 @@ button.link { border: none; background: none; color: var(--accent); padding: 0; 
 @media (max-width: 800px) { .grid2 { grid-template-columns: 1fr; } main { padding: .8rem; } .top { padding: .8rem; } }
 .box { border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem; min-width: 0; }
 .box h4 { margin: 0 0 .5rem; font-size: .95rem; }
+.conn > .box { margin-top: 1rem; }
 .inline { display: flex; gap: .5rem; flex-wrap: wrap; align-items: end; margin: .5rem 0; }
 .inline label { flex: 1 1 120px; }
 

@@ -76,6 +76,7 @@ struct Config {
             case "max_connections": http.maxConnections = try int(v, name, 1...1_000_000)
             case "output_high_watermark": http.outputHighWatermark = try int(v, name, 4096...64 << 20)
             case "output_low_watermark": http.outputLowWatermark = try int(v, name, 0...64 << 20)
+            case "stream_output_limit": http.streamOutputLimit = try int(v, name, 4096...256 << 20)
             default: throw Error(description: "unknown key '\(name)'")
             }
         }

@@ -123,6 +123,7 @@ def run(driver, wait):
     href = link.get_attribute("href")
     assert href.startswith("http://localhost:"), href
     shot(driver, "running")
+    card.screenshot(os.path.join(SHOTS, f"{step_no:02d}-running-card.png"))
 
     step("follow the link: the Runicorn page loads through the tunnel")
     console = driver.current_window_handle
