@@ -92,7 +92,7 @@ ROUTES = [
     ("get", "/api/remote/hosts", "Hosts named in ~/.ssh/config", [], None,
      OBJ({"hosts": ARR(OBJ({"alias": S(), "hostname": NS, "user": NS, "port": NI, "identity_file": NS, "proxy_jump": NS})),
           "total": I()}), []),
-    ("get", "/api/openapi.json", "This document", [], None, {"type": "object"}, []),
+    ("get", "/api/openapi.json", "This document", [], None, "document", []),
     ("get", "/api/events", "Live events (Server-Sent Events): the current state, then changes; "
      "events connection (a connections list entry), viewer ({connection_id, viewer}), forward (a forwards list entry), "
      "removed ({kind, id}); a ': keepalive' comment every 15 s", [], None, "events", []),
@@ -105,6 +105,7 @@ def operation(method, path, summary, params, body, ok, errors):
     ok_content = ({"text/plain": {"schema": S()}} if ok == "text" else
                   {"text/event-stream": {"schema": S()}} if ok == "events" else
                   {"text/html": {"schema": S()}} if ok == "html" else
+                  {"application/json": {"schema": {"type": "object"}}} if ok == "document" else
                   {"text/javascript": {"schema": S()}, "text/css": {"schema": S()}, "image/svg+xml": {"schema": S()}} if ok == "asset" else
                   {"application/json": {"schema": {"allOf": [OBJ({"success": {"const": True}}, ["success"]), ok]}}})
     op = {"summary": summary, "operationId": (method + path).replace("/", "_").replace("{", "").replace("}", "").replace("-", "_").replace(".", "_"),

@@ -84,7 +84,7 @@ final class TunnelClient: SessionChannel, IOHandler {
         case .open: return 2
         case .opening: return 1
         case .queued: return 0
-        case .closing, .closed: return nil
+        case .openAbandoned, .closing, .closed: return nil
         }
     }
 
@@ -99,7 +99,7 @@ final class TunnelClient: SessionChannel, IOHandler {
     }
 
     var needsOpenSlot: Bool { machine.state == .queued }
-    var isOpening: Bool { machine.state == .opening }
+    var isOpening: Bool { machine.state == .opening || machine.state == .openAbandoned }
     var wantsWarmChannel: Bool { false }
     var isFinished: Bool { machine.state == .closed }
     func grantOpenSlot() { _ = machine.onOpenSlot() }
@@ -135,7 +135,7 @@ final class TunnelClient: SessionChannel, IOHandler {
         switch machine.state {
         case .queued:
             return .blocked(ownsSendSlot: false)
-        case .opening:
+        case .opening, .openAbandoned:
             let ch = targetHost.withCString { libssh2_channel_direct_tcpip_ex(s, $0, targetPort, "127.0.0.1", 0) }
             guard let ch else {
                 if cssh2_last_errno(s) == LIBSSH2_ERROR_EAGAIN { return blocked(s, .open) }

@@ -7,6 +7,10 @@ public struct TunnelStateMachine {
         case queued
         /// direct-tcpip open in flight.
         case opening
+        /// The client left while the open was in flight. libssh2 1.10 keeps one open's
+        /// state per session: the open must be driven to its end (or the next open on the
+        /// session, an exec's, would resume this one and hang), then the channel closed.
+        case openAbandoned
         /// Bytes flow; `upstream` is client -> remote (ends with our EOF to the channel),
         /// `downstream` remote -> client (ends with shutdown(SHUT_WR) on the client).
         case open(upstream: Bool, downstream: Bool)
@@ -36,7 +40,7 @@ public struct TunnelStateMachine {
     public mutating func onOpenSlot() -> Action {
         switch state {
         case .queued: state = .opening; return .open                        // open now
-        case .opening, .open, .closing, .closed: return .none               // not waiting
+        case .opening, .openAbandoned, .open, .closing, .closed: return .none // not waiting
         }
     }
 
@@ -44,15 +48,15 @@ public struct TunnelStateMachine {
     public mutating func onOpened() -> Action {
         switch state {
         case .opening: state = .open(upstream: true, downstream: true); return .pump // both ways
-        case .closing: return .closeChannel                                   // client left meanwhile
-        case .queued, .open, .closed: preconditionFailure("opened in \(state)") // one open
+        case .openAbandoned: state = .closing; return .closeChannel          // client left meanwhile
+        case .queued, .open, .closing, .closed: preconditionFailure("opened in \(state)") // one open
         }
     }
 
     /// The server refused the channel (target down, forwarding disabled) or it errored.
     public mutating func onChannelFailed() -> Action {
         switch state {
-        case .queued, .opening, .open: state = .closed; return .closeClient   // nothing to close remotely
+        case .queued, .opening, .openAbandoned, .open: state = .closed; return .closeClient // nothing to close remotely
         case .closing: state = .closed; return .closeClient                   // close gave up
         case .closed: return .none                                            // already gone
         }
@@ -64,7 +68,7 @@ public struct TunnelStateMachine {
         case .open(_, let down):
             if !down { state = .closing; return .closeChannel }              // both ways done
             state = .open(upstream: false, downstream: true); return .none    // half-closed
-        case .queued, .opening, .closing, .closed: return .none              // nothing flowing
+        case .queued, .opening, .openAbandoned, .closing, .closed: return .none // nothing flowing
         }
     }
 
@@ -74,7 +78,7 @@ public struct TunnelStateMachine {
         case .open(let up, _):
             if !up { state = .closing; return .closeChannel }                 // both ways done
             state = .open(upstream: true, downstream: false); return .none    // half-closed
-        case .queued, .opening, .closing, .closed: return .none              // nothing flowing
+        case .queued, .opening, .openAbandoned, .closing, .closed: return .none // nothing flowing
         }
     }
 
@@ -82,9 +86,9 @@ public struct TunnelStateMachine {
     public mutating func onClientError() -> Action {
         switch state {
         case .queued: state = .closed; return .closeClient                    // never opened
-        case .opening: state = .closing; return .none                        // close once the open ends
+        case .opening: state = .openAbandoned; return .none                  // close once the open ends
         case .open: state = .closing; return .closeChannel                   // tear down the channel
-        case .closing, .closed: return .none                                 // already going
+        case .openAbandoned, .closing, .closed: return .none                 // already going
         }
     }
 
@@ -92,7 +96,7 @@ public struct TunnelStateMachine {
     public mutating func onChannelClosed() -> Action {
         switch state {
         case .closing: state = .closed; return .closeClient                  // all done
-        case .queued, .opening, .open, .closed: return .none                 // not closing
+        case .queued, .opening, .openAbandoned, .open, .closed: return .none // not closing
         }
     }
 
@@ -100,7 +104,7 @@ public struct TunnelStateMachine {
     public mutating func onSessionLost() -> Action {
         switch state {
         case .closed: return .none                                           // already gone
-        case .queued, .opening, .open, .closing: state = .closed; return .closeClient // drop it
+        case .queued, .opening, .openAbandoned, .open, .closing: state = .closed; return .closeClient // drop it
         }
     }
 }

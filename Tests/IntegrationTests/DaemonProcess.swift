@@ -142,7 +142,11 @@ final class DaemonProcess {
         let head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
             + (json == nil ? "" : "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n") + "\r\n"
         try client.send(head + body)
-        return try client.readResponse()
+        let response = try client.readResponse()
+        for problem in OpenAPIConformance.problems(method: method, target: path, status: response.status, body: response.body, from: self) {
+            XCTFail("OpenAPI: \(problem)")
+        }
+        return response
     }
 }
 

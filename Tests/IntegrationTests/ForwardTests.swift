@@ -342,6 +342,40 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)").status, 200, "the session is unharmed")
     }
 
+    /// Clients that reset while their channel's open is in flight, by the hundred, while
+    /// commands run on the same session: libssh2 1.10 keeps one open's state per session,
+    /// so an open a client walked away from must still be driven to its end; an open left
+    /// half done was resumed by the next command's open (seen as viewer starts that timed
+    /// out after a failed one, whose tunnel's spare opens were cut off).
+    func testClientsLeavingDuringTheirOpenDoNotStallCommands() throws {
+        let (_, port) = try openForward()
+        let stop = DispatchSemaphore(value: 0)
+        final class Count: @unchecked Sendable { var value = 0 }
+        let resets = Count()
+        Thread.detachNewThread {
+            while stop.wait(timeout: .now()) == .timedOut {
+                let fd = Self.connectTCP(port)
+                guard fd >= 0 else { continue }
+                var hard = linger(l_onoff: 1, l_linger: 0)   // close with a reset, at once
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, socklen_t(MemoryLayout<linger>.size))
+                close(fd)
+                resets.value += 1
+                usleep(UInt32.random(in: 0...2_000))
+            }
+            stop.signal()
+        }
+        for _ in 0..<20 {
+            let detect = try daemon.request("POST", "/api/remote/environments/detect", json: ["connection_id": connectionID], timeout: 40)
+            XCTAssertEqual(detect.status, 200, detect.text)
+            XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(connectionID)", timeout: 40).status, 200)
+        }
+        stop.signal()
+        _ = stop.wait(timeout: .now() + 10)
+        XCTAssertGreaterThan(resets.value, 50, "clients came and went during the commands")
+        let (sent, received) = Self.roundTrip(port: port, bytes: 100_000, seed: 3)
+        XCTAssertEqual(received.value, sent.value, "the forward still carries bytes")
+    }
+
     /// 8 forwards x 8 clients at once through an sshd that rekeys every 4 MiB each way
     /// (RekeyLimit 4M), so rekeys land mid-stream while 64 channels pump (notes pitfall
     /// 25). 64 MiB go up and 64 MiB come back, checksummed; sshd's own log proves the

@@ -127,4 +127,15 @@ final class KnownHostsTests: XCTestCase {
         XCTAssertEqual(accepted.status, 200, accepted.text)
         XCTAssertEqual(try connect().status, 200, "known from now on")
     }
+
+    /// The console shows a new host's key in a dialog; Cancel connects nothing, Trust connects.
+    func testConsoleAsksAboutANewHostsKey() throws {
+        daemon = try DaemonProcess(settings: ["host_key_policy": "\"strict\""], environment: ["HOME": sshd.home.path])
+        let output = try BrowserScript.run("console_login.py", daemon: daemon, environment: [
+            "RV_MODE": "host-key", "RV_SSH_PORT": "\(sshd.port)", "RV_USER": sshd.user, "RV_KEY": sshd.ed25519Key,
+            "RV_FINGERPRINT": try sshd.hostKeyFingerprint()])
+        XCTAssertEqual(output.status, 0, output.text)
+        XCTAssertTrue(output.text.contains("LOGIN DIALOG OK"), output.text)
+        XCTAssertEqual(try hosts().count, 1, "trusted once, recorded")
+    }
 }

@@ -151,4 +151,15 @@ final class SecondFactorTests: XCTestCase {
         let list = try daemon.request("GET", "/api/remote/connections").json?["connections"] as? [[String: Any]]
         XCTAssertEqual(list?.first?["reconnecting"] as? Bool, false, "a second factor is never asked behind the user's back")
     }
+
+    /// The console asks for the code in a dialog (headless Chromium, Tests/Browser/console_login.py).
+    func testConsoleAsksForTheCodeInADialog() throws {
+        let output = try BrowserScript.run("console_login.py", daemon: daemon, environment: [
+            "RV_MODE": "second-factor", "RV_SSH_PORT": "\(sshd.port)", "RV_USER": SSHDFixture.passwordUser, "RV_PASSWORD": password,
+            "RV_CODE_CMD": "/usr/bin/oathtool --totp -d 6 \(secret)"])
+        XCTAssertEqual(output.status, 0, output.text)
+        XCTAssertTrue(output.text.contains("LOGIN DIALOG OK"), output.text)
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 1)
+        XCTAssertFalse(daemon.stderr.contains(password), "the password never reaches the log")
+    }
 }

@@ -269,7 +269,8 @@ extension EnvironmentDetectionTests {
         let error = viewer?["error"] as? String ?? ""
         XCTAssertTrue(error.hasPrefix("the viewer exited while running"), error)
         XCTAssertFalse(error.contains("while starting"), error)
-        XCTAssertEqual(try startViewer(id).status, 200, "the slot is free for a new one")
+        let again = try startViewer(id)
+        XCTAssertEqual(again.status, 200, "the slot is free for a new one: \(again.text)\n\(daemon.stderr.suffix(6000))")
         XCTAssertEqual(try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id, "cleanup": true], timeout: 30).status, 200)
     }
 
@@ -287,7 +288,7 @@ extension EnvironmentDetectionTests {
         let status = try daemon.request("GET", "/api/remote/viewer/status?connection_id=\(id)").json?["viewer"] as? [String: Any]
         XCTAssertEqual(status?["status"] as? String, "failed")
         let again = try startViewer(id)
-        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(again.status, 200, "\(again.text)\n\(daemon.stderr.suffix(6000))")
         _ = try daemon.request("POST", "/api/remote/viewer/stop", json: ["connection_id": id])
     }
 

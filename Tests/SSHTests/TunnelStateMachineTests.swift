@@ -31,12 +31,21 @@ final class TunnelStateMachineTests: XCTestCase {
         XCTAssertEqual(m.onClientError(), .none)
     }
 
+    /// libssh2 keeps one open's state per session: an open the client walked away from
+    /// is still driven to its end (the next open on the session would resume it).
     func testClientGoneWhileOpeningClosesAfterTheOpen() {
         var m = TunnelStateMachine()
         _ = m.onOpenSlot()
         XCTAssertEqual(m.onClientError(), .none)
+        XCTAssertEqual(m.state, .openAbandoned, "the open goes on")
+        XCTAssertEqual(m.onOpenSlot(), .none)
+        XCTAssertEqual(m.onUpstreamDone(), .none)
         XCTAssertEqual(m.onOpened(), .closeChannel)
         XCTAssertEqual(m.onChannelClosed(), .closeClient)
+        var refused = TunnelStateMachine()
+        _ = refused.onOpenSlot()
+        _ = refused.onClientError()
+        XCTAssertEqual(refused.onChannelFailed(), .closeClient, "an abandoned open the server refused leaves nothing to close")
     }
 
     func testRefusedOpenClosesOnlyTheClient() {
