@@ -3,6 +3,7 @@
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
 #              (writes Benchmarks/results/latest.md and detect.md; needs root)
+#   make fuzz  runs each libFuzzer target (one per parser) for FUZZ_SECONDS (default 60)
 #   make install  builds and installs for this user (PREFIX, default ~/.local) with a
 #              systemd user unit: systemctl --user enable --now rviewer
 #   make test-libssh2-next / bench-libssh2-next  the same against the next Debian
@@ -13,7 +14,7 @@ ARGS ?=
 
 PREFIX ?= $(HOME)/.local
 
-.PHONY: install run test bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
+.PHONY: install run test fuzz bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
 
 setup-build:
 	@scripts/setup.sh build
@@ -36,6 +37,13 @@ run: build
 test: setup-test
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) scripts/run-tests.sh
+	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# Each libFuzzer target over its seed corpus: briefly in `make test`, longer here.
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SECONDS ?= 60
+fuzz: setup-build
+	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: setup-bench build
 	python3 Benchmarks/harness/bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md

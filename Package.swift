@@ -46,3 +46,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets, one per parser (Tests/Fuzz/<name>/main.swift), declared only for
+// `make fuzz` (scripts/fuzz.sh sets RVIEWER_FUZZ and builds them with
+// -sanitize=fuzzer,address -parse-as-library into .build-fuzz).
+let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+    ("HTTP", ["HTTP1"]), ("Router", ["HTTP1", "RemoteAPI"]), ("JSON", ["RemoteAPI"]), ("SSHConfig", ["SSH"]),
+    ("KnownHosts", ["SSH"]), ("Ledger", ["Remote"]), ("Detection", ["Remote"]), ("KeyFile", ["SSH"]),
+]
+if Context.environment["RVIEWER_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Tests/Fuzz/Support"))
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: "Fuzz\(target.name)", dependencies: target.dependencies + ["FuzzSupport"],
+                                                 path: "Tests/Fuzz/\(target.name)", exclude: ["corpus"]))
+    }
+}

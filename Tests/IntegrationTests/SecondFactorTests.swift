@@ -162,4 +162,22 @@ final class SecondFactorTests: XCTestCase {
         XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 1)
         XCTAssertFalse(daemon.stderr.contains(password), "the password never reaches the log")
     }
+
+    /// The CLI asks for the password and then the server's code on the terminal (a pty
+    /// from script(1)), without echo, and connects.
+    func testCLIAsksForThePasswordAndTheCodeOnTheTerminal() throws {
+        let host = "\(SSHDFixture.passwordUser)@127.0.0.1:\(sshd.port)"
+        let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/pty_answer.py").path
+        let otp = try code(steps: 0)
+        let transcript = try SSHDFixture.run("/usr/bin/python3", [helper, "password: ", password, "One-time password", otp, "--",
+                                                                  DaemonProcess.binary.path, "envs", host, "--password",
+                                                                  "--api", "http://127.0.0.1:\(daemon.port)"], limit: 90)
+        XCTAssertTrue(transcript.contains("\(SSHDFixture.passwordUser)@127.0.0.1's password: "), transcript)
+        XCTAssertTrue(transcript.contains("One-time password"), "the server's prompt, as it wrote it: \(transcript)")
+        XCTAssertTrue(transcript.contains("python"), "the environments are listed once logged in: \(transcript)")
+        XCTAssertFalse(transcript.contains(password), "the password is not echoed")
+        XCTAssertFalse(transcript.contains(otp), "the code is not echoed")
+        XCTAssertEqual(try daemon.request("GET", "/api/remote/connections").json?["total"] as? Int, 1)
+    }
 }

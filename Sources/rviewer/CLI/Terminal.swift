@@ -55,6 +55,7 @@ enum Terminal {
 
     /// Asks on the terminal (never from arguments or a pipe); without echo for secrets
     /// (OpenSSH's readpassphrase: echo off on /dev/tty, restored after, even on error).
+    /// Echo changes take effect at once (TCSANOW): what was typed ahead is kept, not flushed.
     static func ask(_ prompt: String, secret: Bool) throws -> String {
         let fd = open("/dev/tty", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw CLIError.cancelled("\(prompt.trimmingCharacters()) needs a terminal to answer on") }
@@ -65,11 +66,11 @@ enum Terminal {
         if secret && hasTermios {
             var quiet = saved
             quiet.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(fd, TCSAFLUSH, &quiet)
+            tcsetattr(fd, TCSANOW, &quiet)
         }
         defer {
             if secret && hasTermios {
-                tcsetattr(fd, TCSAFLUSH, &saved)
+                tcsetattr(fd, TCSANOW, &saved)
                 _ = write(fd, "\n", 1)
             }
         }
