@@ -116,7 +116,7 @@ final class ForwardTests: XCTestCase {
         return (try XCTUnwrap(r.json?["forward_id"] as? String), local)
     }
 
-    private static func connectTCP(_ port: Int) -> Int32 {
+    static func connectTCP(_ port: Int) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         // A stalled tunnel fails the test within a minute instead of hanging the suite.
         var tv = timeval(tv_sec: 60, tv_usec: 0)
