@@ -43,7 +43,8 @@ FORWARD = OBJ({"forward_id": S(), "connection_id": S(), "local_port": I(), "remo
 
 ROUTES = [
     ("get", "/api/health", "The daemon itself", [], None,
-     OBJ({"status": S(), "version": S(), "started_at": S(), "uptime_seconds": N, "libraries": {"type": "object"}}), []),
+     OBJ({"status": S(), "version": S(), "started_at": S(), "uptime_seconds": N, "libraries": {"type": "object"},
+          "warnings": ARR(S())}, ["status", "warnings"]), []),
     ("get", "/metrics", "Prometheus text format 0.0.4 (rviewer_ names)", [], None, "text", []),
     ("post", "/api/remote/connect", "Connect over SSH", [],
      OBJ({"host": S(), "port": I(minimum=1, maximum=65535), "username": S(), "auth_method": S(enum=["key", "password", "agent"]),

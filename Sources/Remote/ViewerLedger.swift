@@ -167,6 +167,8 @@ public final class ViewerLedgerFile {
     public let rejectedAtLoad: Int
     /// The last save's failure, if it failed; nil after a success.
     public private(set) var lastError: String?
+    /// Saves that failed since the daemon started (for the metrics).
+    public private(set) var saveFailures: UInt64 = 0
     /// Told when a save fails (the daemon logs it; the list in memory stays right).
     public var onSaveFailed: ((String) -> Void)?
 
@@ -203,6 +205,7 @@ public final class ViewerLedgerFile {
             lastError = nil
         } catch {
             lastError = "\(error)"
+            saveFailures += 1
             onSaveFailed?("\(error)")
         }
     }

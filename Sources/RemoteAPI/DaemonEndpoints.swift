@@ -55,8 +55,10 @@ public struct ConnectionSummary: Sendable {
 
 extension RemoteAPI {
     /// `GET /api/health` (the daemon itself) and `GET /api/remote/connections`.
+    /// `warnings`: what the daemon cannot do as it should right now (e.g. its state
+    /// directory cannot be written), in words for the user; [] when all is well.
     public func addDaemonEndpoints(info: DaemonInfo, now: @escaping () -> UInt64,
-                                   connections: @escaping () -> [ConnectionSummary]) {
+                                   connections: @escaping () -> [ConnectionSummary], warnings: @escaping () -> [String] = { [] }) {
         add("GET", "/api/health") { call in
             call.succeed([
                 ("status", .string("ok")),
@@ -64,6 +66,7 @@ extension RemoteAPI {
                 ("started_at", .string(info.startedAt)),
                 ("uptime_seconds", .number(Double((now() &- info.startedMonotonic) / 1_000_000) / 1000)),
                 ("libraries", .object(info.libraries.map { ($0.0, JSON.string($0.1)) })),
+                ("warnings", .array(warnings().map(JSON.string))),
             ])
         }
         add("GET", "/api/remote/connections") { call in

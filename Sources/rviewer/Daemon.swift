@@ -61,10 +61,13 @@ struct Daemon {
         let api = RemoteAPI(limits: config.http)
         let info = DaemonInfo(version: rviewerVersion, libraries: [("libssh2", LibSSH2.version)],
                               startedAt: Timestamp.now(), startedMonotonic: MonotonicClock.now())
-        api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries })
+        let ledger = ViewerLedgerFile(path: stateDir + "/viewers")
+        api.addDaemonEndpoints(info: info, now: { loop.now }, connections: { registry.summaries }, warnings: {
+            ledger.lastError.map { ["the viewer ledger \(ledger.path) cannot be written (\($0)): viewers started now are not recorded, so a restarted daemon will not find them"] } ?? []
+        })
         api.addConsoleEndpoints()
         api.addEventsEndpoint(loop: loop, registry: registry)
-        api.addMetricsEndpoint { Self.metrics(registry, eventStreams: api.eventStreamCount()) }
+        api.addMetricsEndpoint { Self.metrics(registry, ledger: ledger, eventStreams: api.eventStreamCount()) }
         api.addConnectionEndpoints(registry: registry)
         api.addEnvironmentEndpoints(registry: registry)
         api.addForwardEndpoints(registry: registry)
@@ -73,7 +76,6 @@ struct Daemon {
         for route in api.addOpenAPIEndpoint() { log.error("route \(route) is not in the OpenAPI document") }
         api.addViewerEndpoints(registry: registry, openURL: DesktopBrowser.open)
         registry.onViewerFailed = { connection, viewer in log.warning("viewer \(viewer.id) on \(connection.id) died") }
-        let ledger = ViewerLedgerFile(path: stateDir + "/viewers")
         ledger.onSaveFailed = { log.error("viewer ledger: \($0)") }
         if ledger.rejectedAtLoad > 0 { log.warning("viewer ledger \(ledger.path): \(ledger.rejectedAtLoad) line(s) ignored (not rviewer's format)") }
         if !ledger.ledger.records.isEmpty {
@@ -117,7 +119,7 @@ struct Daemon {
     }
 
     /// The samples of `GET /metrics`.
-    static func metrics(_ registry: ConnectionRegistry, eventStreams: Int) -> [MetricSample] {
+    static func metrics(_ registry: ConnectionRegistry, ledger: ViewerLedgerFile, eventStreams: Int) -> [MetricSample] {
         let ctr = rv_fastctr_get_stats()
         let connections = registry.all
         return [
@@ -125,6 +127,8 @@ struct Daemon {
             MetricSample("rviewer_forwards", .gauge, UInt64(connections.reduce(0) { $0 + $1.forwards.count }),
                          help: "Port forwards listening"),
             MetricSample("rviewer_event_streams", .gauge, UInt64(eventStreams), help: "Open GET /api/events streams"),
+            MetricSample("rviewer_ledger_save_failures_total", .counter, ledger.saveFailures,
+                         help: "Writes of the viewer ledger (the state directory's viewers file) that failed"),
             MetricSample("rviewer_ctr_cache_contexts_total", .counter, ctr.contexts,
                          help: "AES-CTR cipher contexts set up with the keystream cache (two per SSH key exchange)"),
             MetricSample("rviewer_ctr_cache_keystream_bytes_total", .counter, ctr.bytes_served,

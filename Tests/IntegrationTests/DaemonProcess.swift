@@ -30,8 +30,9 @@ final class DaemonProcess {
     /// `environment` entries replace the daemon's (HOME, SSH_AUTH_SOCK for the SSH tests).
     /// `settings` adds top-level config keys (JSON values as text).
     /// `stateDirectory`: another daemon's (a restart of it); its own by default.
+    /// `wrapper`: a command line the daemon's own is appended to (e.g. `unshare -m sh -c ...`).
     init(http: [String: Int] = [:], settings: [String: String] = [:], extraArgs: [String] = [],
-         environment: [String: String] = [:], stateDirectory: String? = nil) throws {
+         environment: [String: String] = [:], stateDirectory: String? = nil, wrapper: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state").path
@@ -44,8 +45,8 @@ final class DaemonProcess {
         var env = ProcessInfo.processInfo.environment
         env["SSH_AUTH_SOCK"] = nil
         for (k, v) in environment { env[k] = v }
-        process = try ChildProcess(Self.binary.path,
-                                   ["serve", "--config", config.path, "--state-dir", self.stateDirectory] + extraArgs,
+        let command = wrapper + [Self.binary.path, "serve", "--config", config.path, "--state-dir", self.stateDirectory] + extraArgs
+        process = try ChildProcess(command[0], Array(command.dropFirst()),
                                    environment: env, stdout: stdoutURL.path, stderr: stderrURL.path)
         var found: Int?
         let deadline = Date().addingTimeInterval(15)

@@ -24,6 +24,32 @@ final class ViewerLedgerTests: XCTestCase {
         XCTAssertEqual(back, ledger)
     }
 
+    /// A daemon killed between writing the new ledger and renaming it over the old one
+    /// leaves the old file whole and a half-written `.tmp` beside it: the next run reads
+    /// the old list, ignores the leftover, and its next save replaces both cleanly.
+    func testAKillBetweenWriteAndRenameLeavesTheOldLedgerReadable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rviewer-ledger-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var old = ViewerLedger()
+        old.upsert(record())
+        try old.encoded().write(toFile: dir + "/viewers", atomically: false, encoding: .utf8)
+        var newer = old
+        newer.upsert(record("viewer_0000beef"))
+        let half = String(newer.encoded().dropLast(40))   // the write cut short
+        try half.write(toFile: dir + "/viewers.tmp", atomically: false, encoding: .utf8)
+
+        let file = ViewerLedgerFile(path: dir + "/viewers")
+        XCTAssertEqual(file.ledger, old, "the old list, whole")
+        XCTAssertEqual(file.rejectedAtLoad, 0)
+        file.upsert(record("viewer_00c0ffee"))
+        XCTAssertNil(file.lastError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/viewers.tmp"), "the leftover is replaced by the rename")
+        let (back, rejected) = ViewerLedger.decode(try String(contentsOfFile: dir + "/viewers", encoding: .utf8))
+        XCTAssertEqual(rejected, 0)
+        XCTAssertEqual(back.records.map(\.id).sorted(), ["viewer_00c0ffee", "viewer_0123abcd"])
+    }
+
     func testUpsertReplacesAndRemoveForgets() {
         var ledger = ViewerLedger()
         ledger.upsert(record())
