@@ -3,6 +3,7 @@
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
 #              (writes Benchmarks/results/latest.md and detect.md; needs root)
+#   make test-asan / test-tsan  the whole suite under AddressSanitizer / ThreadSanitizer
 #   make fuzz  runs each libFuzzer target (one per parser) for FUZZ_SECONDS (default 60)
 #   make install  builds and installs for this user (PREFIX, default ~/.local) with a
 #              systemd user unit: systemctl --user enable --now rviewer
@@ -14,7 +15,7 @@ ARGS ?=
 
 PREFIX ?= $(HOME)/.local
 
-.PHONY: install run test fuzz bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
+.PHONY: install run test test-asan test-tsan fuzz bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
 
 setup-build:
 	@scripts/setup.sh build
@@ -38,6 +39,13 @@ test: setup-test
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) scripts/run-tests.sh
 	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# The whole suite under AddressSanitizer / ThreadSanitizer (own build paths).
+test-asan: setup-test
+	SWIFT=$(SWIFT) scripts/sanitize.sh address
+
+test-tsan: setup-test
+	SWIFT=$(SWIFT) scripts/sanitize.sh thread
 
 # Each libFuzzer target over its seed corpus: briefly in `make test`, longer here.
 FUZZ_SMOKE_SECONDS ?= 5

@@ -12,7 +12,7 @@ set -euo pipefail
 what=${1:-build}
 build_pkgs=(pkg-config libssh2-1-dev libllhttp-dev)
 test_pkgs=(openssh-server openssh-client python3-venv curl procps passwd iproute2 libpam-oath oathtool
-           chromium chromium-driver python3-selenium)
+           chromium chromium-driver python3-selenium python3-prometheus-client)
 bench_pkgs=(wrk nginx-light iperf3)
 
 want=("${build_pkgs[@]}")

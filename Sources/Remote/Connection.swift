@@ -67,6 +67,8 @@ public final class Connection {
     /// The last environment detection, if any.
     public internal(set) var detection: DetectionResult?
     var detectionWaiters: [(Result<DetectionResult, SSHError>) -> Void] = []
+    /// The last measured SSH round trip in milliseconds (a ping), if any.
+    public internal(set) var lastRoundTripMs: Double?
     /// Pings waiting for the round trip in flight (concurrent pings share one).
     var pingWaiters: [(Result<Double, SSHError>) -> Void] = []
     /// The viewer started on this connection (at most one), if any.
@@ -88,6 +90,9 @@ public final class Connection {
     var reconnectTimer: Reactor.Timer?
     /// The session of the reconnect attempt in flight.
     var reconnectSession: SSHSession?
+
+    /// Commands and pings running on its session now.
+    public var commandChannelCount: Int { status == .connected ? session.commandChannelCount : 0 }
 
     /// The jump hosts on the way, as `host:port`, nearest first (`via`; [] when direct).
     public var via: [String] { session.route.hops }

@@ -45,6 +45,10 @@ public final class ConnectionRegistry {
     /// came or went, its status, viewer or forwards changed (the live events' source).
     public var onChange: (() -> Void)?
     private var changeQueued = false
+    /// Counted since the daemon started (for the metrics).
+    public internal(set) var reconnectAttempts: UInt64 = 0
+    public internal(set) var viewerStarts: UInt64 = 0
+    public internal(set) var viewerStartFailures: UInt64 = 0
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, environment: SSHEnvironment) {
         self.loop = loop
@@ -163,6 +167,7 @@ public final class ConnectionRegistry {
         guard connection.pingWaiters.count == 1 else { return }
         connection.session.ping(timeoutMs: Self.pingTimeoutMs) { result in
             // Holds the connection until answered (bounded by the ping timeout): no waiter is dropped.
+            if case .success(let ms) = result { connection.lastRoundTripMs = ms }
             if case .failure(let error) = result, !connection.session.isReady {
                 connection.status = .disconnected(reason: "\(error)")
             }

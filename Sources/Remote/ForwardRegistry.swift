@@ -5,7 +5,7 @@ import SSH
 public final class Forward {
     public let id: String
     public let connectionID: String
-    private(set) var tunnel: LocalForward
+    public private(set) var tunnel: LocalForward
     public var localPort: Int { tunnel.localPort }
     public var remoteHost: String { tunnel.remoteHost }
     public var remotePort: Int { tunnel.remotePort }

@@ -38,6 +38,7 @@ extension ConnectionRegistry {
             connection.reconnectTimer = timer
             loop.arm(timer, after: .milliseconds(ms))
         case .connect:
+            reconnectAttempts += 1
             let fresh = connection.session.makeSibling()
             connection.reconnectSession = fresh
             fresh.connect { [weak self, weak connection] result in

@@ -44,6 +44,8 @@ public final class Viewer {
     }
 
     public var localPort: Int? { tunnel?.localPort }
+    /// The viewer's tunnel (clients, bytes, channels, sessions), while it has one.
+    public var forward: LocalForward? { tunnel }
     public var url: String? { localPort.map { "http://localhost:\($0)" } }
 
     /// The spec's status: starting, running, stopped or failed.

@@ -36,7 +36,13 @@ extension ConnectionRegistry {
         }
         // Claim the slot before any await: a second start now gets 409.
         let viewer = Viewer(id: newID(prefix: "viewer_"), envName: envName)
-        viewer.startWaiter = done
+        viewer.startWaiter = { [weak self] result in
+            switch result {
+            case .success: self?.viewerStarts += 1
+            case .failure: self?.viewerStartFailures += 1
+            }
+            done(result)
+        }
         connection.viewer = viewer
         environments(connection, force: false) { [weak self, weak connection] result in
             guard let self, let connection else { return }

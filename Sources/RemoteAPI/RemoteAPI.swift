@@ -1,4 +1,5 @@
 import HTTP1
+import Reactor
 
 /// The Remote Viewer REST API: guards every request, routes it and maps the answer
 /// (or the error) to HTTP. Handlers may answer later; the reply runs on the loop.
@@ -21,7 +22,9 @@ public final class RemoteAPI: HTTPResponder {
     /// A handler answers through `call`, now or later; a thrown `APIError` answers at once.
     public typealias Handler = (Call) throws -> Void
 
-    private var router = Router<Handler>()
+    private var router = Router<(pattern: String, handler: Handler)>()
+    /// Requests answered, by route and status, and their latency (`GET /metrics`).
+    let requestStats = RequestStats()
     private let limits: HTTPLimits
     /// The port the API is served on (known once the listener is bound); the Origin
     /// guard allows only pages served from it.
@@ -39,7 +42,7 @@ public final class RemoteAPI: HTTPResponder {
     }
 
     public func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
-        router.add(method, pattern, handler)
+        router.add(method, pattern, (pattern, handler))
         routes.append((method, pattern))
     }
 
@@ -47,12 +50,22 @@ public final class RemoteAPI: HTTPResponder {
     /// name each: RemoteAPITests).
     public private(set) var routes: [(method: String, pattern: String)] = []
 
-    public func respond(to request: HTTPRequest, reply: @escaping (HTTPResponse) -> Void) {
+    public func respond(to request: HTTPRequest, reply answer: @escaping (HTTPResponse) -> Void) {
+        let started = MonotonicClock.now()
+        var route = "(none)"   // a request no route took: the guards', 404s and 405s
+        let stats = requestStats
+        let method = request.method.count <= 16 ? request.method : "(other)"
+        let reply = { (response: HTTPResponse) in
+            stats.record(route: route, method: method, status: response.status,
+                         seconds: Double(MonotonicClock.now() &- started) / 1e9)
+            answer(response)
+        }
         do {
             try RequestGuard(port: listenPort).check(request, knownLoopbackHost: &lastLoopbackHost)
             switch router.match(method: request.method, path: request.path) {
-            case .found(let handler, let parameters):
-                try handler(Call(request: request, pathParameters: parameters, reply: reply))
+            case .found(let entry, let parameters):
+                route = entry.pattern
+                try entry.handler(Call(request: request, pathParameters: parameters, reply: reply))
             case .methodNotAllowed(let allowed):
                 var error = APIError.methodNotAllowed("\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: ", "))")
                 error.allow = allowed.joined(separator: ", ")

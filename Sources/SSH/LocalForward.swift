@@ -108,6 +108,8 @@ public final class LocalForward {
 
     /// SSH sessions carrying this forward now (1 unless a burst of clients added lanes).
     public var sessionCount: Int { lanes.sessionCount }
+    /// SSH channels this forward holds: one per client, one per spare.
+    public var channelCount: Int { clients.count + spares.count }
 }
 
 extension SSHSession {

@@ -6,6 +6,10 @@ import Reactor
 /// send owner goes first and alone), one channel open at a time (FIFO), and every
 /// channel serviced after any call, since any call may park data for the others.
 extension SSHSession {
+    /// Channels for commands and pings on this session now (tunnel channels are counted
+    /// by their forwards).
+    public var commandChannelCount: Int { channels.reduce(0) { $0 + ($1 is ExecChannel ? 1 : 0) } }
+
     /// Runs `command` remotely; `done` runs once on the loop thread.
     public func exec(_ command: String, timeoutMs: Int, outputCap: Int = SSHSession.defaultOutputCap,
                      _ done: @escaping (Result<ExecResult, SSHError>) -> Void) {

@@ -118,22 +118,48 @@ struct Daemon {
         _ = signals
     }
 
-    /// The samples of `GET /metrics`.
-    static func metrics(_ registry: ConnectionRegistry, ledger: ViewerLedgerFile, eventStreams: Int) -> [MetricSample] {
+    /// The families of `GET /metrics` (the API adds its request counts and latencies).
+    static func metrics(_ registry: ConnectionRegistry, ledger: ViewerLedgerFile, eventStreams: Int) -> [MetricFamily] {
+        typealias Sample = MetricFamily.Sample
         let ctr = rv_fastctr_get_stats()
         let connections = registry.all
+        var byStatus: [String: Int] = ["connected": 0, "disconnected": 0, "reconnecting": 0]
+        for c in connections { byStatus[c.reconnect.isTrying ? "reconnecting" : c.status.name, default: 0] += 1 }
+        // Every tunnel: the generic forwards and the viewers' tunnels.
+        let tunnels: [(id: String, forward: LocalForward)] = connections.flatMap { c in
+            c.forwards.map { ($0.id, $0.tunnel) } + (c.viewer?.forward.map { [(c.viewer!.id, $0)] } ?? [])
+        }
+        let live = connections.filter { $0.status == .connected }
+        let sessions = live.reduce(0) { $0 + 1 + $1.via.count } + tunnels.reduce(0) { $0 + max(0, $1.forward.sessionCount - 1) }
+        let channels = live.reduce(0) { $0 + $1.commandChannelCount } + tunnels.reduce(0) { $0 + $1.forward.channelCount }
         return [
-            MetricSample("rviewer_connections", .gauge, UInt64(connections.count), help: "SSH connections the daemon holds"),
-            MetricSample("rviewer_forwards", .gauge, UInt64(connections.reduce(0) { $0 + $1.forwards.count }),
-                         help: "Port forwards listening"),
-            MetricSample("rviewer_event_streams", .gauge, UInt64(eventStreams), help: "Open GET /api/events streams"),
-            MetricSample("rviewer_ledger_save_failures_total", .counter, ledger.saveFailures,
+            MetricFamily("rviewer_connections", .gauge, help: "SSH connections the daemon holds, by status",
+                         byStatus.sorted { $0.key < $1.key }.map { Sample(Double($0.value), labels: [("status", $0.key)]) }),
+            MetricFamily("rviewer_ssh_sessions", .gauge, UInt64(sessions),
+                         help: "SSH sessions logged in: one per connection, one per jump host, extra sessions of busy tunnels"),
+            MetricFamily("rviewer_ssh_channels", .gauge, UInt64(channels), help: "SSH channels open: commands, pings, tunnel clients and spares"),
+            MetricFamily("rviewer_forwards", .gauge, UInt64(connections.reduce(0) { $0 + $1.forwards.count }), help: "Port forwards listening"),
+            MetricFamily("rviewer_tunnel_clients_active", .gauge, UInt64(tunnels.reduce(0) { $0 + $1.forward.counters.activeClients }),
+                         help: "Local clients connected through forwards and viewer tunnels now"),
+            MetricFamily("rviewer_tunnel_clients_total", .counter, UInt64(tunnels.reduce(0) { $0 + $1.forward.counters.totalClients }),
+                         help: "Local clients served by the forwards and viewer tunnels that exist now"),
+            MetricFamily("rviewer_tunnel_bytes_total", .counter, help: "Bytes through each forward or viewer tunnel (up: client to server)",
+                         tunnels.flatMap { t in [Sample(Double(t.forward.counters.bytesUp), labels: [("tunnel", t.id), ("direction", "up")]),
+                                                 Sample(Double(t.forward.counters.bytesDown), labels: [("tunnel", t.id), ("direction", "down")])] }),
+            MetricFamily("rviewer_ssh_round_trip_seconds", .gauge, help: "The last measured SSH round trip (ping) of each connection",
+                         connections.compactMap { c in c.lastRoundTripMs.map { Sample($0 / 1000, labels: [("connection", c.id)]) } }),
+            MetricFamily("rviewer_reconnect_attempts_total", .counter, registry.reconnectAttempts, help: "Logins tried again after a lost session"),
+            MetricFamily("rviewer_viewer_starts_total", .counter, registry.viewerStarts, help: "Viewers started (answered 200)"),
+            MetricFamily("rviewer_viewer_start_failures_total", .counter, registry.viewerStartFailures,
+                         help: "Viewer starts that failed after launching (viewer_start_failed and the like)"),
+            MetricFamily("rviewer_event_streams", .gauge, UInt64(eventStreams), help: "Open GET /api/events streams"),
+            MetricFamily("rviewer_ledger_save_failures_total", .counter, ledger.saveFailures,
                          help: "Writes of the viewer ledger (the state directory's viewers file) that failed"),
-            MetricSample("rviewer_ctr_cache_contexts_total", .counter, ctr.contexts,
+            MetricFamily("rviewer_ctr_cache_contexts_total", .counter, ctr.contexts,
                          help: "AES-CTR cipher contexts set up with the keystream cache (two per SSH key exchange)"),
-            MetricSample("rviewer_ctr_cache_keystream_bytes_total", .counter, ctr.bytes_served,
+            MetricFamily("rviewer_ctr_cache_keystream_bytes_total", .counter, ctr.bytes_served,
                          help: "AES-CTR keystream bytes computed ahead and served block by block"),
-            MetricSample("rviewer_ctr_cache_passthrough_bytes_total", .counter, ctr.bytes_passed_through,
+            MetricFamily("rviewer_ctr_cache_passthrough_bytes_total", .counter, ctr.bytes_passed_through,
                          help: "Bytes of cached AES-CTR contexts handed straight to OpenSSL (calls of 4 KiB and more)"),
         ]
     }
