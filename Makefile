@@ -3,6 +3,7 @@
 #   make test  installs what is missing, builds, runs the whole test suite
 #   make bench installs what is missing, runs the benchmarks against the peers
 #              (writes Benchmarks/results/latest.md and detect.md; needs root)
+#   make soak  10 minutes of load while a viewer runs (Benchmarks/results/soak.md; needs root)
 #   make test-asan / test-tsan  the whole suite under AddressSanitizer / ThreadSanitizer
 #   make fuzz  runs each libFuzzer target (one per parser) for FUZZ_SECONDS (default 60)
 #   make install  builds and installs for this user (PREFIX, default ~/.local) with a
@@ -15,7 +16,7 @@ ARGS ?=
 
 PREFIX ?= $(HOME)/.local
 
-.PHONY: install run test test-asan test-tsan fuzz bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
+.PHONY: install run test test-asan test-tsan fuzz soak bench micro-bench build setup-build setup-test setup-bench clean test-libssh2-next bench-libssh2-next
 
 setup-build:
 	@scripts/setup.sh build
@@ -56,6 +57,11 @@ fuzz: setup-build
 bench: setup-bench build
 	python3 Benchmarks/harness/bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
 	Benchmarks/detect_bench.sh | tee Benchmarks/results/detect.md
+
+# Ten minutes of steady load while a viewer runs; fds, RSS, threads, sessions sampled.
+SOAK_MINUTES ?= 10
+soak: setup-bench build
+	python3 Benchmarks/harness/soak.py --binary .build/release/rviewer --minutes $(SOAK_MINUTES) --out Benchmarks/results/soak.md
 
 test-libssh2-next: setup-test
 	SWIFT=$(SWIFT) scripts/libssh2-next.sh test

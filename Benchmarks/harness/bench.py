@@ -2,7 +2,7 @@
 the tunnel, the real Runicorn viewer, scale, API rate, round trips and one jump host.
 Writes a markdown report (ratios against `ssh -L` and direct loopback).
 Usage: bench.py --binary .build/release/rviewer --out Benchmarks/results/latest.md
-       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,streams,rtt,jump]"""
+       [--runs 3] [--secs 3] [--only bulk,http,viewer,scale,api,streams,guard,rtt,jump]"""
 import argparse
 import os
 import platform
@@ -252,6 +252,26 @@ class Bench:
         r.table(["endpoint", "streams open", "req/s", "ratio"],
                 [[path, 0, fmt(a), ""], [path, f"{IDLE_STREAMS:,} ({open_now[0].split()[1] if open_now else '?'} per /metrics)", fmt(b), ratio(b, a)]])
 
+    # -- 4c. the same-user guard's cost per accept ------------------------------------
+    def guard(self):
+        r = self.report
+        r.h("4c. Same-user guard: the API with the guard on (default) and off (allow_other_users), same run")
+        cfg = os.path.join(self.work, "open.json")
+        with open(cfg, "w") as f:
+            f.write('{"allow_other_users": true}')
+        open_daemon = Daemon(self.args.binary, self.work, self.procs, name="rviewer-open", config=cfg)
+        rows = []
+        for label, conns, header in [("keep-alive", 64, None), ("a new connection per request", 16, "Connection: close")]:
+            on = summary([x["rps"] for x in self.runs(lambda: wrk(self.daemon.base + "/api/health", conns, self.args.secs, header=header))])
+            off = summary([x["rps"] for x in self.runs(lambda: wrk(open_daemon.base + "/api/health", conns, self.args.secs, header=header))])
+            cost = (1 / on[0] - 1 / off[0]) * 1e6 if on and off else float("nan")
+            rows.append([f"GET /api/health, {label}, {conns} conns", fmt(on), fmt(off), ratio(on, off), f"{cost:+.1f}"])
+        self.procs.stop(open_daemon.proc)
+        r.table(["load", "guard on req/s", "guard off req/s", "on/off", "cost per request, µs"], rows)
+        r.p("")
+        r.p("With a new connection per request every request pays one lookup of the peer's owner "
+            "(NETLINK_SOCK_DIAG by the exact 4-tuple); with keep-alive it is paid once per connection.")
+
     # -- 5. round trips ------------------------------------------------------------
     def rtt(self):
         r = self.report
@@ -405,7 +425,7 @@ class Bench:
         r.p(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), "
             f"{platform.platform()}; {ver}; rviewer release build, libssh2 {self.daemon_json('/api/health').split('libssh2')[1][3:9].strip(chr(34))}. "
             f"Each point: median (min-max) of {self.args.runs} runs of {self.args.secs} s. All on loopback, same run, same machine.")
-        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "streams", "rtt", "jump"]
+        only = self.args.only.split(",") if self.args.only else ["bulk", "http", "viewer", "scale", "api", "streams", "guard", "rtt", "jump"]
         for part in only:
             getattr(self, part)()
         os.makedirs(os.path.dirname(self.args.out), exist_ok=True)

@@ -30,10 +30,11 @@ def wrk_errors(out):
     return errors
 
 
-def wrk(url, conns, secs, threads=None):
+def wrk(url, conns, secs, threads=None, header=None):
     """req/s, p50 ms, p99 ms, errors (socket errors + non-2xx) of one wrk run."""
     threads = threads or (1 if conns < 2 else 2)
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s", "--latency", url],
+    extra = ["-H", header] if header else []
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s", "--latency"] + extra + [url],
                          capture_output=True, text=True, timeout=secs + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))

@@ -158,10 +158,10 @@ def ensure_bench_user():
 class Daemon:
     """The release rviewer binary on a free port with its own state dir."""
 
-    def __init__(self, binary, work, procs, env=None, name="rviewer", log_level="warning"):
+    def __init__(self, binary, work, procs, env=None, name="rviewer", log_level="warning", config=None):
         out = os.path.join(work, f"{name}.out")
         self.proc = procs.start([binary, "serve", "--port", "0", "--state-dir", os.path.join(work, f"{name}-state"),
-                                 "--log-level", log_level], stdout=open(out, "w"), stderr=open(os.path.join(work, f"{name}.err"), "w"),
+                                 "--log-level", log_level] + (["--config", config] if config else []), stdout=open(out, "w"), stderr=open(os.path.join(work, f"{name}.err"), "w"),
                                 env={**os.environ, **(env or {})})
         deadline = time.time() + 15
         self.port = None
