@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
         .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CSSHKeys"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
-        // Console/: the web console's files, built in through ConsoleAssets.swift (scripts/gen-console.py).
-        .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"], exclude: ["Console"]),
+        // Console/: the web console's files, built in as ConsoleAssets.swift by the EmbedConsole plugin.
+        .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"], exclude: ["Console"], plugins: ["EmbedConsole"]),
+        .executableTarget(name: "ConsoleEmbedder"),
+        .plugin(name: "EmbedConsole", capability: .buildTool(), dependencies: ["ConsoleEmbedder"], path: "Sources/EmbedConsolePlugin"),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
             "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR",
@@ -48,16 +50,20 @@ let package = Package(
 )
 
 // libFuzzer targets, one per parser (Tests/Fuzz/<name>/main.swift), declared only for
-// `make fuzz` (scripts/fuzz.sh sets RVIEWER_FUZZ and builds them with
-// -sanitize=fuzzer,address -parse-as-library into .build-fuzz).
+// `make fuzz` (scripts/fuzz.sh sets RVIEWER_FUZZ and builds them with ASan and
+// coverage into .build-fuzz).
 let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("HTTP", ["HTTP1"]), ("Router", ["HTTP1", "RemoteAPI"]), ("JSON", ["RemoteAPI"]), ("SSHConfig", ["SSH"]),
     ("KnownHosts", ["SSH"]), ("Ledger", ["Remote"]), ("Detection", ["Remote"]), ("KeyFile", ["SSH"]),
 ]
 if Context.environment["RVIEWER_FUZZ"] != nil {
+    // Every module is built with ASan and coverage (scripts/fuzz.sh's flags); only these
+    // link libFuzzer, so the build's other executables (the console embedder) stay whole.
     package.targets.append(.target(name: "FuzzSupport", path: "Tests/Fuzz/Support"))
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: "Fuzz\(target.name)", dependencies: target.dependencies + ["FuzzSupport"],
-                                                 path: "Tests/Fuzz/\(target.name)", exclude: ["corpus"]))
+                                                 path: "Tests/Fuzz/\(target.name)", exclude: ["corpus"],
+                                                 swiftSettings: [.unsafeFlags(["-parse-as-library"])],
+                                                 linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))
     }
 }

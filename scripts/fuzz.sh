@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Tests/Fuzz/<name>/main.swift, one per parser) with
-# -sanitize=fuzzer,address and runs each for SECONDS over its seed corpus
+# ASan and coverage and runs each for SECONDS over its seed corpus
 # (Tests/Fuzz/<name>/corpus, kept in the repo; new inputs libFuzzer finds go to a scratch
 # corpus under .build-fuzz, not into the repo). A crash fails the run and leaves its
 # input as .build-fuzz/crashes/<name>-crash-*: make it a regression test.
@@ -13,7 +13,9 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(HTTP Router JSON SSHConfig KnownHosts Ledger Detection KeyFile)
 export RVIEWER_FUZZ=1
-flags=(--build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld)
+# ASan and libFuzzer's coverage for every module; the targets link libFuzzer (Package.swift).
+flags=(--build-path .build-fuzz -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp
+       -Xswiftc -use-ld=lld)
 for t in "${targets[@]}"; do
   "$SWIFT" build "${flags[@]}" --product "Fuzz$t" >/dev/null
 done

@@ -15,7 +15,7 @@ case "$kind" in
   thread) short=tsan; export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} ;;
   *) echo "sanitize: address or thread, not '$kind'" >&2; exit 2 ;;
 esac
-export RVIEWER_BUILD_FLAGS="--build-path .build-$short -Xswiftc -sanitize=$kind -Xcc -fsanitize=$kind -Xlinker -fsanitize=$kind"
+export RVIEWER_BUILD_FLAGS="--build-path .build-$short -Xswiftc -sanitize=$kind -Xcc -fsanitize=$kind"
 # A sanitized build is slower: give the suite more time.
 export RVIEWER_TEST_TIMEOUT=${RVIEWER_TEST_TIMEOUT:-7200}
 read -r -a flags <<< "$RVIEWER_BUILD_FLAGS"

@@ -209,6 +209,20 @@ def run(driver, wait):
     wait.until(lambda d: viewer_status.text == "stopped")
     shot(driver, "stopped")
 
+    step("dark mode: the system's preference gives dark colours, text still readable")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    colours = driver.execute_script("""
+        const rgb = (c) => c.match(/\\d+/g).slice(0, 3).map(Number);
+        const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                                     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+        const body = getComputedStyle(document.body);
+        const bg = lum(rgb(body.backgroundColor)), fg = lum(rgb(body.color));
+        return [bg, fg, (Math.max(bg, fg) + 0.05) / (Math.min(bg, fg) + 0.05)];""")
+    assert colours[0] < 0.05, f"a dark background: {colours}"
+    assert colours[2] >= 7, f"text contrast of at least 7:1: {colours}"
+    shot(driver, "dark")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+
     step("narrow window: still usable")
     driver.set_window_size(390, 900)
     assert driver.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth"), "horizontal scroll at 390 px"

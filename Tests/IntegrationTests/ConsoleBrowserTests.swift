@@ -19,7 +19,7 @@ extension EnvironmentDetectionTests {
         let text = output.text
         XCTAssertEqual(output.status, 0, output.text)
         XCTAssertTrue(output.text.contains("CONSOLE FLOW OK"), output.text)
-        XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("STEP ") }.count, 14, "every step ran")
+        XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("STEP ") }.count, 15, "every step ran")
     }
 }
 
