@@ -266,7 +266,7 @@ final class ForwardTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(served, Double(2 * bytes), "keystream served for both directions (passed through: \(passed))")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(after["rviewer_ctr_cache_contexts_total"]), 2, "the session's two AES-CTR contexts")
         XCTAssertEqual(after["rviewer_forwards"], 1)
-        XCTAssertEqual(after["rviewer_connections"], 1)
+        XCTAssertEqual(after["rviewer_connections{status=\"connected\"}"], 1)
     }
 
     /// A client that reads nothing for a while: the server's stream fills the client's
