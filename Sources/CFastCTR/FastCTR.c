@@ -16,12 +16,19 @@
 // calls block by block for CTR (measured with Debian 13's build: 273 MB/s with the
 // cache, 186 without); a larger call is served from the cache while it lasts.
 //
-// Threading: libssh2 runs on the reactor thread only; a context is never shared
-// between threads, so the per-context state needs no lock.
+// Threading: a context is used by one thread at a time (the reactor, or the helper
+// thread of a keyboard-interactive login while it runs), so its state needs no lock.
+// But contexts are created, used and freed on different threads over a session's life
+// (ThreadSanitizer showed the login thread freeing one while the reactor's lookup cache
+// held it). The lookup cache is therefore per thread, and every drop, on any thread,
+// moves a global epoch that empties every thread's cache before its next lookup: an
+// address freed and reused for a new context never finds the old state. The counters
+// are relaxed atomics: exact on one thread, approximate if two race (they are metrics).
 #define _GNU_SOURCE
 #include "FastCTR.h"
 #include <dlfcn.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +51,13 @@ typedef struct {
 } ctr_state;
 
 static const unsigned char zeros[KEYSTREAM_BYTES];
-static rv_fastctr_stats stats;
+static _Atomic uint64_t stat_contexts, stat_bytes_served, stat_refills, stat_bytes_passed_through;
+
+// A relaxed add without a locked instruction (a plain load, add and store on x86):
+// the hot path pays nothing for the counters being shared.
+static inline void count(_Atomic uint64_t *counter, uint64_t n) {
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
+}
 
 typedef int (*cipher_fn)(EVP_CIPHER_CTX *, unsigned char *, const unsigned char *, unsigned int);
 typedef int (*init_fn)(EVP_CIPHER_CTX *, const EVP_CIPHER *, const unsigned char *, const unsigned char *, int);
@@ -78,10 +91,12 @@ __attribute__((constructor)) static void resolve(void) {
     }
 }
 
-// The two contexts used last (a session's encrypt and decrypt): skips OpenSSL's
-// app_data getter on the hot path. Cleared whenever a context is dropped.
-static const EVP_CIPHER_CTX *recent_ctx[2];
-static ctr_state *recent_state[2];
+// The two contexts this thread used last (a session's encrypt and decrypt): skips
+// OpenSSL's app_data getter on the hot path. Emptied when any context is dropped.
+static _Atomic unsigned long drop_epoch;
+static __thread const EVP_CIPHER_CTX *recent_ctx[2];
+static __thread ctr_state *recent_state[2];
+static __thread unsigned long recent_epoch;
 
 static ctr_state *state_of(const EVP_CIPHER_CTX *ctx) {
     ctr_state *st = ctx ? EVP_CIPHER_CTX_get_app_data(ctx) : NULL;
@@ -89,6 +104,12 @@ static ctr_state *state_of(const EVP_CIPHER_CTX *ctx) {
 }
 
 static inline ctr_state *lookup(const EVP_CIPHER_CTX *ctx) {
+    unsigned long epoch = atomic_load_explicit(&drop_epoch, memory_order_acquire);
+    if (epoch != recent_epoch) {   // a context was dropped somewhere since: forget them all
+        recent_ctx[0] = recent_ctx[1] = NULL;
+        recent_state[0] = recent_state[1] = NULL;
+        recent_epoch = epoch;
+    }
     if (ctx == recent_ctx[0]) return recent_state[0];
     if (ctx == recent_ctx[1]) return recent_state[1];
     ctr_state *st = state_of(ctx);
@@ -100,6 +121,7 @@ static inline ctr_state *lookup(const EVP_CIPHER_CTX *ctx) {
 }
 
 static void drop(EVP_CIPHER_CTX *ctx) {
+    atomic_fetch_add_explicit(&drop_epoch, 1, memory_order_acq_rel);
     for (int i = 0; i < 2; i++)
         if (recent_ctx[i] == ctx) { recent_ctx[i] = NULL; recent_state[i] = NULL; }
     ctr_state *st = state_of(ctx);
@@ -125,7 +147,7 @@ int EVP_CipherInit(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, const unsigned
     st->magic = STATE_MAGIC;
     st->pos = st->len = 0;
     EVP_CIPHER_CTX_set_app_data(ctx, st);
-    stats.contexts++;
+    count(&stat_contexts, 1);
     return rc;
 }
 
@@ -178,15 +200,15 @@ int EVP_Cipher(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned char *in,
                 // A whole keystream's worth or more in one call (a libssh2 that hands
                 // over whole packets): nothing to gain, pass through.
                 int rc = real_cipher(ctx, out + done, in + done, (unsigned)left);
-                if (rc >= 0) stats.bytes_passed_through += left;
+                if (rc >= 0) count(&stat_bytes_passed_through, left);
                 return rc < 0 ? rc : (int)inl;
             }
             int rc = real_cipher(ctx, st->keystream, zeros, KEYSTREAM_BYTES);
             if (rc < 0) return rc;
             st->pos = 0;
             st->len = KEYSTREAM_BYTES;
-            stats.refills++;
-            stats.bytes_served += KEYSTREAM_BYTES;
+            count(&stat_refills, 1);
+            count(&stat_bytes_served, KEYSTREAM_BYTES);
         }
         size_t n = st->len - st->pos;
         if (n > inl - done) n = inl - done;
@@ -197,7 +219,15 @@ int EVP_Cipher(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned char *in,
     return (int)inl;  // OpenSSL 3 returns the byte count on success
 }
 
-rv_fastctr_stats rv_fastctr_get_stats(void) { return stats; }
+rv_fastctr_stats rv_fastctr_get_stats(void) {
+    rv_fastctr_stats s = {
+        .contexts = atomic_load_explicit(&stat_contexts, memory_order_relaxed),
+        .bytes_served = atomic_load_explicit(&stat_bytes_served, memory_order_relaxed),
+        .refills = atomic_load_explicit(&stat_refills, memory_order_relaxed),
+        .bytes_passed_through = atomic_load_explicit(&stat_bytes_passed_through, memory_order_relaxed),
+    };
+    return s;
+}
 
 int rv_cpu_has_aes(void) {
 #if defined(__x86_64__) || defined(__i386__)

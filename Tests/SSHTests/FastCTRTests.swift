@@ -1,4 +1,5 @@
 import CFastCTR
+import Dispatch
 import XCTest
 
 /// The AES-CTR keystream cache (Sources/CFastCTR/FastCTR.c): what the cached path
@@ -42,5 +43,19 @@ final class FastCTRTests: XCTestCase {
     func testMixedSizesAcrossRefills() {
         check([16, 16, 4096, 32, 5000, 16, 4080, 48], bytes: 3_000_017, seed: 7)
         check([16, 8192, 16, 16, 12_000], bytes: 777_777, seed: 9)
+    }
+
+    /// Contexts on two threads at once (the reactor and a keyboard-interactive login's
+    /// helper thread both run libssh2): each thread's keystream stays its own. With one
+    /// lookup cache shared by all threads, one thread could take the other's state (a race
+    /// too narrow to show here on x86 in practice; `make test-tsan` reports it at once).
+    func testTwoThreadsAtOnceKeepTheirOwnKeystreams() {
+        final class Results: @unchecked Sendable { var codes = [Int](repeating: -9, count: 4) }
+        let results = Results()
+        let pattern: [UInt32] = [16]
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            results.codes[i] = pattern.withUnsafeBufferPointer { Int(rv_fastctr_selftest(1 << 20, $0.baseAddress, 1, UInt32(i + 7))) }
+        }
+        XCTAssertEqual(results.codes, [0, 0, 0, 0], "no mismatch on any thread")
     }
 }
