@@ -1,5 +1,5 @@
 import CFastCTR
-import Dispatch
+import Foundation
 import XCTest
 
 /// The AES-CTR keystream cache (Sources/CFastCTR/FastCTR.c): what the cached path
@@ -50,11 +50,17 @@ final class FastCTRTests: XCTestCase {
     /// lookup cache shared by all threads, one thread could take the other's state (a race
     /// too narrow to show here on x86 in practice; `make test-tsan` reports it at once).
     func testTwoThreadsAtOnceKeepTheirOwnKeystreams() {
-        final class Results: @unchecked Sendable { var codes = [Int](repeating: -9, count: 4) }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var codes = [Int](repeating: -9, count: 4)
+        }
         let results = Results()
         let pattern: [UInt32] = [16]
         DispatchQueue.concurrentPerform(iterations: 4) { i in
-            results.codes[i] = pattern.withUnsafeBufferPointer { Int(rv_fastctr_selftest(1 << 20, $0.baseAddress, 1, UInt32(i + 7))) }
+            let rc = pattern.withUnsafeBufferPointer { Int(rv_fastctr_selftest(1 << 20, $0.baseAddress, 1, UInt32(i + 7))) }
+            results.lock.lock()
+            results.codes[i] = rc
+            results.lock.unlock()
         }
         XCTAssertEqual(results.codes, [0, 0, 0, 0], "no mismatch on any thread")
     }
