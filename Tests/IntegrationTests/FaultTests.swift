@@ -84,13 +84,7 @@ final class FaultTests: XCTestCase {
     func testAStalledLinkDoesNotStopTheAPIAndTheTransferCompletes() throws {
         let id = try connected()
         let port = try forward(id)
-        final class Result: @unchecked Sendable { var sums: (Checksum, Checksum)? }
-        let result = Result()
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            result.sums = ForwardTests.roundTrip(port: port, bytes: 4 << 20, seed: 5)
-            done.signal()
-        }
+        let transfer = BackgroundTransfer(port: port, bytes: 4 << 20, seed: 5)
         usleep(100_000)
         proxy.mode = .stall
         for _ in 0..<10 {   // 3 s of a dead link: the API, on the same loop, answers all along
@@ -98,8 +92,7 @@ final class FaultTests: XCTestCase {
             usleep(300_000)
         }
         proxy.mode = .pass
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "the transfer finished once the link moved again")
-        let (sent, received) = try XCTUnwrap(result.sums)
+        let (sent, received) = try XCTUnwrap(transfer.wait(seconds: 60), "the transfer finished once the link moved again")
         XCTAssertEqual(received.count, sent.count)
         XCTAssertEqual(received.value, sent.value, "every byte, in order")
     }
@@ -107,17 +100,10 @@ final class FaultTests: XCTestCase {
     func testAResetLinkEndsTheTunnelsCleanlyAndTheReconnectBringsThemBack() throws {
         let id = try connected()
         let port = try forward(id)
-        final class Result: @unchecked Sendable { var sums: (Checksum, Checksum)? }
-        let result = Result()
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            result.sums = ForwardTests.roundTrip(port: port, bytes: 64 << 20, seed: 9)
-            done.signal()
-        }
+        let transfer = BackgroundTransfer(port: port, bytes: 64 << 20, seed: 9)
         usleep(300_000)
         proxy.resetAll()
-        XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the client was closed, not left hanging")
-        let (sent, received) = try XCTUnwrap(result.sums)
+        let (sent, received) = try XCTUnwrap(transfer.wait(seconds: 30), "the client was closed, not left hanging")
         XCTAssertLessThan(received.count, sent.count, "the reset cut the transfer short")
         try assertAPIAnswers(connections: 1)
         // The reconnect logs in again through the proxy and listens on the same port.
@@ -135,5 +121,24 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(back.count, again.count)
         XCTAssertEqual(back.value, again.value, "the forward carries every byte again, on the same port")
         XCTAssertEqual(try daemon.request("GET", "/api/remote/ping?connection_id=\(id)").status, 200)
+    }
+}
+
+/// A checksummed round trip through a forward on a thread of its own, while the test
+/// does things to the link.
+final class BackgroundTransfer: @unchecked Sendable {
+    private var sums: (Checksum, Checksum)?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(port: Int, bytes: Int, seed: UInt64) {
+        Thread.detachNewThread { [self] in
+            sums = ForwardTests.roundTrip(port: port, bytes: bytes, seed: seed)
+            done.signal()
+        }
+    }
+
+    /// (sent, received), or nil if it did not end within `seconds`.
+    func wait(seconds: Int) -> (Checksum, Checksum)? {
+        done.wait(timeout: .now() + .seconds(seconds)) == .success ? sums : nil
     }
 }
