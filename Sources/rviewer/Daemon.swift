@@ -151,7 +151,7 @@ struct Daemon {
             MetricFamily("rviewer_reconnect_attempts_total", .counter, registry.reconnectAttempts, help: "Logins tried again after a lost session"),
             MetricFamily("rviewer_viewer_starts_total", .counter, registry.viewerStarts, help: "Viewers started (answered 200)"),
             MetricFamily("rviewer_viewer_start_failures_total", .counter, registry.viewerStartFailures,
-                         help: "Viewer starts that failed after launching (viewer_start_failed and the like)"),
+                         help: "Viewer starts that failed once accepted (environment or Runicorn missing, detection failed, the viewer did not come up)"),
             MetricFamily("rviewer_event_streams", .gauge, UInt64(eventStreams), help: "Open GET /api/events streams"),
             MetricFamily("rviewer_ledger_save_failures_total", .counter, ledger.saveFailures,
                          help: "Writes of the viewer ledger (the state directory's viewers file) that failed"),
