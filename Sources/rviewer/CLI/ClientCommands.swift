@@ -18,7 +18,7 @@ struct Open: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let destination = try Destination(host)
             var t = Terminal.now()
             let (id, reusedConnection) = try session.connection(destination, login: login)
@@ -69,7 +69,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let connections = try session.check(session.api.get("/api/remote/connections"))["connections"]?.array ?? []
             let forwards = try session.check(session.api.get("/api/remote/forwards"))["forwards"]?.array ?? []
             if options.json { return printJSON(.object([("connections", .array(connections)), ("forwards", .array(forwards))])) }
@@ -102,7 +102,7 @@ struct Envs: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let (id, _) = try session.connection(try Destination(host), login: login)
             if refresh { _ = try session.check(session.api.post("/api/remote/environments/detect", .object([("connection_id", .string(id))]))) }
             let envs = try session.check(session.api.get("/api/remote/environments?connection_id=\(queryValue(id))"))["environments"]?.array ?? []

@@ -14,8 +14,9 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print the result as JSON on stdout.")
     var json = false
 
-    func client() throws -> APIClient {
-        try APIClient(api ?? getenv("RVIEWER_API").map { String(cString: $0) } ?? Self.defaultAPI)
+    /// The API calls of a command, against the daemon these options name.
+    func session() throws -> ClientSession {
+        ClientSession(api: try APIClient(api ?? getenv("RVIEWER_API").map { String(cString: $0) } ?? Self.defaultAPI))
     }
 }
 

@@ -16,7 +16,7 @@ struct Logs: ParsableCommand {
     func run() throws {
         try runClient {
             guard (1...10_000).contains(n) else { throw CLIError.usage("-n must be in 1...10000") }
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let id = try session.required(try Destination(host))
             var shown: [String] = []
             repeat {
@@ -43,7 +43,7 @@ struct Stop: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let id = try session.required(try Destination(host))
             let answer = try session.check(session.api.post("/api/remote/viewer/stop", .object([("connection_id", .string(id)), ("cleanup", .bool(!keepFiles))])))
             if options.json { printJSON(answer) } else { Terminal.note("viewer on \(host) stopped") }
@@ -63,7 +63,7 @@ struct ForwardCommand: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let (id, _) = try session.connection(try Destination(host), login: login)
             var body: [(String, JSON)] = [("connection_id", .string(id)), ("remote_port", .int(remotePort))]
             if let localPort { body.append(("local_port", .int(localPort))) }
@@ -84,7 +84,7 @@ struct Disconnect: ParsableCommand {
 
     func run() throws {
         try runClient {
-            let session = ClientSession(api: try options.client())
+            let session = try options.session()
             let id = try session.required(try Destination(host))
             let answer = try session.check(session.api.delete("/api/remote/connections/\(queryValue(id))?cleanup_viewer=\(!keepViewer)"))
             if options.json { printJSON(answer) } else { Terminal.note("disconnected from \(host) (\(id))") }
