@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "CLinuxSys"),
         // AES-CTR keystream cache under libssh2 1.10's block-at-a-time crypto (see FastCTR.c).
         .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
+        // Keyed-MAC cache under libssh2's HMAC calls (see FastHMAC.c).
+        .target(name: "CFastHMAC", linkerSettings: [.linkedLibrary("crypto")]),
         // RSA user keys signed with SHA-2 for libssh2 1.10 (key files and the agent; see SSHKeys.h).
         .target(name: "CSSHKeys", linkerSettings: [.linkedLibrary("crypto")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
@@ -28,7 +30,7 @@ let package = Package(
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "Reactor", dependencies: ["CLinuxSys"]),
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
-        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CSSHKeys"]),
+        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CFastHMAC", "CSSHKeys"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
         // Console/: the web console's files, built in as ConsoleAssets.swift by the EmbedConsole plugin.
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"], exclude: ["Console"], plugins: ["EmbedConsole"]),
@@ -36,15 +38,15 @@ let package = Package(
         .plugin(name: "EmbedConsole", capability: .buildTool(), dependencies: ["ConsoleEmbedder"], path: "Sources/EmbedConsolePlugin"),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
-            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR",
+            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR", "CFastHMAC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR", "CSSHKeys"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR", "CFastHMAC", "CSSHKeys"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR", "CFastHMAC"]),
     ],
     swiftLanguageModes: [.v5]
 )

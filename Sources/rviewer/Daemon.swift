@@ -1,4 +1,5 @@
 import CFastCTR
+import CFastHMAC
 import CLibSSH2
 import CLinuxSys
 import Glibc
@@ -122,6 +123,7 @@ struct Daemon {
     static func metrics(_ registry: ConnectionRegistry, ledger: ViewerLedgerFile, eventStreams: Int) -> [MetricFamily] {
         typealias Sample = MetricFamily.Sample
         let ctr = rv_fastctr_get_stats()
+        let mac = rv_fasthmac_get_stats()
         let connections = registry.all
         var byStatus: [String: Int] = ["connected": 0, "disconnected": 0, "reconnecting": 0]
         for c in connections { byStatus[c.reconnect.isTrying ? "reconnecting" : c.status.name, default: 0] += 1 }
@@ -161,6 +163,12 @@ struct Daemon {
                          help: "AES-CTR keystream bytes computed ahead and served block by block"),
             MetricFamily("rviewer_ctr_cache_passthrough_bytes_total", .counter, ctr.bytes_passed_through,
                          help: "Bytes of cached AES-CTR contexts handed straight to OpenSSL (calls of 4 KiB and more)"),
+            MetricFamily("rviewer_hmac_cache_macs_total", .counter, mac.macs,
+                         help: "Packet MACs computed from cached keyed states (hmac-sha1, hmac-sha2-256, hmac-sha2-512)"),
+            MetricFamily("rviewer_hmac_cache_pads_total", .counter, mac.pads_computed,
+                         help: "Keyed states computed (about one per MAC key, i.e. per direction and key exchange)"),
+            MetricFamily("rviewer_hmac_cache_passthrough_total", .counter, mac.passed_through,
+                         help: "HMAC contexts handed to OpenSSL's own HMAC (other digests)"),
         ]
     }
 }

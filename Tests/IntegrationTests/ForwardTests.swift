@@ -249,7 +249,8 @@ final class ForwardTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 20)
     }
 
-    /// Tunnel bytes really go through the AES-CTR keystream cache (CFastCTR): the
+    /// Tunnel bytes really go through the AES-CTR keystream cache (CFastCTR) and the
+    /// keyed-MAC cache (CFastHMAC): the
     /// daemon's own counters, read over `GET /metrics`, grow by at least the bytes
     /// the tunnel carried each way (the daemon encrypts one way, decrypts the other).
     func testTunnelTrafficGoesThroughTheKeystreamCache() throws {
@@ -265,6 +266,12 @@ final class ForwardTests: XCTestCase {
         let passed = try XCTUnwrap(after["rviewer_ctr_cache_passthrough_bytes_total"]) - XCTUnwrap(before["rviewer_ctr_cache_passthrough_bytes_total"])
         XCTAssertGreaterThanOrEqual(served, Double(2 * bytes), "keystream served for both directions (passed through: \(passed))")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(after["rviewer_ctr_cache_contexts_total"]), 2, "the session's two AES-CTR contexts")
+        // And their MACs through the keyed-MAC cache (CFastHMAC): at least one per 32 KiB
+        // channel packet each way, from a handful of keyed states (one per key).
+        let macs = try XCTUnwrap(after["rviewer_hmac_cache_macs_total"]) - XCTUnwrap(before["rviewer_hmac_cache_macs_total"])
+        let pads = try XCTUnwrap(after["rviewer_hmac_cache_pads_total"]) - XCTUnwrap(before["rviewer_hmac_cache_pads_total"])
+        XCTAssertGreaterThanOrEqual(macs, Double(2 * bytes / 32768), "packet MACs came from the cache")
+        XCTAssertLessThanOrEqual(pads, 8, "keyed once per key, not per packet")
         XCTAssertEqual(after["rviewer_forwards"], 1)
         XCTAssertEqual(after["rviewer_connections{status=\"connected\"}"], 1)
     }
