@@ -39,7 +39,8 @@ CONNECTION_ENTRY = OBJ({"connection_id": S(), "host": S(), "status": S(enum=["co
 VIEWER = OBJ({"status": S(), "url": NS, "local_port": NI, "started_at": NS, "uptime_seconds": I(), "health": S(), "error": NS,
               "env_name": S()}, ["status"])
 FORWARD = OBJ({"forward_id": S(), "connection_id": S(), "local_port": I(), "remote_host": S(), "remote_port": I(), "url": S(),
-               "bytes_up": I(), "bytes_down": I(), "clients_active": I(), "clients_total": I(), "ssh_sessions": I()})
+               "bytes_up": I(), "bytes_down": I(), "clients_active": I(), "clients_total": I(), "ssh_sessions": I(),
+               "channels_ahead": I()})
 
 ROUTES = [
     ("get", "/api/health", "The daemon itself", [], None,
@@ -81,7 +82,8 @@ ROUTES = [
      OBJ({"logs": ARR(S()), "total_lines": I()}), [400, 404, 500]),
     ("get", "/api/remote/forwards", "List forwards", [], None, OBJ({"forwards": ARR(FORWARD), "total": I()}), []),
     ("post", "/api/remote/forwards", "Forward a local port", [],
-     OBJ({"connection_id": S(), "remote_port": I(minimum=1, maximum=65535), "remote_host": S(), "local_port": I(minimum=1, maximum=65535)},
+     OBJ({"connection_id": S(), "remote_port": I(minimum=1, maximum=65535), "remote_host": S(), "local_port": I(minimum=1, maximum=65535),
+          "channels_ahead": I(minimum=0, maximum=16)},
          ["connection_id", "remote_port"]), OBJ({"forward_id": S(), "local_port": I(), "url": S()}), [400, 404, 500]),
     ("delete", "/api/remote/forwards/{id}", "Remove a forward", [{"name": "id", "in": "path", "required": True, "schema": S()}], None,
      OBJ({"message": S(), "forward_id": S()}), [404]),

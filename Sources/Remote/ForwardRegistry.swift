@@ -21,22 +21,28 @@ public final class Forward {
         self.tunnel = tunnel
     }
 
+    /// Channels kept open ahead of clients (`channels_ahead`; 0: a connection to the
+    /// target only for a client, as `ssh -L`).
+    public var channelsAhead: Int { tunnel.channelsAhead }
+
     /// Listens again on the same local port through `session` (after a reconnect).
     func reopen(on session: SSHSession, lanePolicy: LanePolicy, peerGuard: SameUserGuard) throws {
         tunnel = try session.forward(localPort: tunnel.localPort, remoteHost: tunnel.remoteHost, remotePort: tunnel.remotePort,
-                                     lanePolicy: lanePolicy, peerGuard: peerGuard)
+                                     lanePolicy: lanePolicy, spareChannels: tunnel.channelsAhead, peerGuard: peerGuard)
     }
 }
 
 extension ConnectionRegistry {
-    /// Opens a loopback listener forwarding to `remoteHost:remotePort` through the connection.
-    public func openForward(_ connection: Connection, remoteHost: String, remotePort: Int, localPort: Int?) throws -> Forward {
+    /// Opens a loopback listener forwarding to `remoteHost:remotePort` through the connection,
+    /// keeping `channelsAhead` channels to the target open ahead of clients.
+    public func openForward(_ connection: Connection, remoteHost: String, remotePort: Int, localPort: Int?,
+                            channelsAhead: Int = 0) throws -> Forward {
         guard connection.status == .connected else {
             if case .disconnected(let reason) = connection.status { throw SSHError.disconnected(reason) }
             throw SSHError.disconnected("not connected")
         }
         let tunnel = try connection.session.forward(localPort: localPort ?? 0, remoteHost: remoteHost, remotePort: remotePort,
-                                                    lanePolicy: lanePolicy, peerGuard: sameUserGuard)
+                                                    lanePolicy: lanePolicy, spareChannels: channelsAhead, peerGuard: sameUserGuard)
         let forward = Forward(id: newID(prefix: "fwd_"), connectionID: connection.id, tunnel: tunnel)
         connection.forwards.append(forward)
         return forward

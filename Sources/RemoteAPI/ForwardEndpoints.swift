@@ -13,9 +13,11 @@ extension RemoteAPI {
                 throw APIError.invalidParameters("Missing required field 'remote_port'")
             }
             let localPort = try p.optionalInt("local_port", range: 1...65535)
+            let ahead = try p.optionalInt("channels_ahead", range: RemoteAPI.channelsAheadRange) ?? 0
             guard let connection = registry.connection(id) else { throw APIError.connectionNotFound(id) }
             do {
-                let f = try registry.openForward(connection, remoteHost: remoteHost, remotePort: remotePort, localPort: localPort)
+                let f = try registry.openForward(connection, remoteHost: remoteHost, remotePort: remotePort, localPort: localPort,
+                                                 channelsAhead: ahead)
                 self.log("forward \(f.id): localhost:\(f.localPort) -> \(remoteHost):\(remotePort) via \(id)")
                 call.succeed([("forward_id", .string(f.id)), ("local_port", .int(f.localPort)), ("url", .string(f.url))])
             } catch let error as SSHError {
@@ -52,6 +54,11 @@ extension RemoteAPI {
             ("clients_active", .int(f.counters.activeClients)),
             ("clients_total", .int(f.counters.totalClients)),
             ("ssh_sessions", .int(f.sshSessions)),
+            ("channels_ahead", .int(f.channelsAhead)),
         ])
     }
+
+    /// `channels_ahead` of a forward: 0..16 (decisions.md "Forwards"); a browser opens 6
+    /// connections per host at once, the viewer's tunnel keeps 6 ahead.
+    static let channelsAheadRange = 0...16
 }

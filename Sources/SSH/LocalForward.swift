@@ -110,6 +110,8 @@ public final class LocalForward {
     public var sessionCount: Int { lanes.sessionCount }
     /// SSH channels this forward holds: one per client, one per spare.
     public var channelCount: Int { clients.count + spares.count }
+    /// Channels it keeps open ahead of clients (0: transparent).
+    public var channelsAhead: Int { spareTarget }
 }
 
 extension SSHSession {

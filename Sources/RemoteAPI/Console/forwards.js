@@ -8,16 +8,20 @@ export function forwardsBox(id) {
   const remoteHost = h("input", { name: "remote_host", placeholder: "127.0.0.1", spellcheck: false });
   const remotePort = h("input", { name: "remote_port", type: "number", min: 1, max: 65535, required: true, placeholder: "8888" });
   const localPort = h("input", { name: "local_port", type: "number", min: 1, max: 65535, placeholder: "any free" });
+  const ahead = h("input", { name: "channels_ahead", type: "number", min: 0, max: 16, placeholder: "0",
+    title: "Channels to the target kept open ahead of clients: a browser's first connections skip the open's round trip" });
   const add = h("button", { type: "submit" }, "Add forward");
   const form = h("form", { className: "inline" },
-    h("label", {}, "Remote host", remoteHost), h("label", {}, "Remote port", remotePort), h("label", {}, "Local port", localPort), add);
+    h("label", {}, "Remote host", remoteHost), h("label", {}, "Remote port", remotePort), h("label", {}, "Local port", localPort),
+    h("label", {}, "Channels ahead", ahead), add);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { connection_id: id, remote_port: Number(remotePort.value) };
     if (remoteHost.value.trim()) body.remote_host = remoteHost.value.trim();
     if (localPort.value) body.local_port = Number(localPort.value);
+    if (ahead.value) body.channels_ahead = Number(ahead.value);
     add.disabled = true;
-    try { await post("/api/remote/forwards", body); remotePort.value = ""; localPort.value = ""; }
+    try { await post("/api/remote/forwards", body); remotePort.value = ""; localPort.value = ""; ahead.value = ""; }
     catch (e) { showError(e); } finally { add.disabled = false; }
   });
 

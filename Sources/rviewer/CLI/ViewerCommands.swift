@@ -58,6 +58,7 @@ struct ForwardCommand: ParsableCommand {
     @Argument(help: "The port on the server side.") var remotePort: Int
     @Option(name: .customLong("local-port"), help: "Local port (default: any free one).") var localPort: Int?
     @Option(name: .customLong("remote-host"), help: "Host the server connects to (default 127.0.0.1).") var remoteHost: String?
+    @Option(name: .customLong("channels-ahead"), help: "Channels to the target kept open ahead of clients, 0-16 (default 0).") var channelsAhead: Int?
     @OptionGroup var login: LoginOptions
     @OptionGroup var options: ClientOptions
 
@@ -67,6 +68,7 @@ struct ForwardCommand: ParsableCommand {
             let (id, _) = try session.connection(try Destination(host), login: login)
             var body: [(String, JSON)] = [("connection_id", .string(id)), ("remote_port", .int(remotePort))]
             if let localPort { body.append(("local_port", .int(localPort))) }
+            if let channelsAhead { body.append(("channels_ahead", .int(channelsAhead))) }
             if let remoteHost { body.append(("remote_host", .string(remoteHost))) }
             let answer = try session.check(session.api.post("/api/remote/forwards", .object(body)))
             Terminal.note("Forwarding from 127.0.0.1:\(answer["local_port"]?.int ?? 0) -> \(remoteHost ?? "127.0.0.1"):\(remotePort) on \(host)")
