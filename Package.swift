@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "CFastCTR", linkerSettings: [.linkedLibrary("crypto")]),
         // Keyed-MAC cache under libssh2's HMAC calls (see FastHMAC.c).
         .target(name: "CFastHMAC", linkerSettings: [.linkedLibrary("crypto")]),
+        // Small RAND_bytes calls (libssh2's packet padding) from a buffer (see RandomBuffer.c).
+        .target(name: "CRandomBuffer", linkerSettings: [.linkedLibrary("crypto")]),
         // RSA user keys signed with SHA-2 for libssh2 1.10 (key files and the agent; see SSHKeys.h).
         .target(name: "CSSHKeys", linkerSettings: [.linkedLibrary("crypto")]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp",
@@ -30,7 +32,7 @@ let package = Package(
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "Reactor", dependencies: ["CLinuxSys"]),
         .target(name: "HTTP1", dependencies: ["Reactor", "CLLHTTP", "CLinuxSys"]),
-        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CFastHMAC", "CSSHKeys"]),
+        .target(name: "SSH", dependencies: ["Reactor", "CLibSSH2", "CFastCTR", "CFastHMAC", "CRandomBuffer", "CSSHKeys"]),
         .target(name: "Remote", dependencies: ["SSH", "Reactor"]),
         // Console/: the web console's files, built in as ConsoleAssets.swift by the EmbedConsole plugin.
         .target(name: "RemoteAPI", dependencies: ["HTTP1", "Remote"], exclude: ["Console"], plugins: ["EmbedConsole"]),
@@ -38,15 +40,15 @@ let package = Package(
         .plugin(name: "EmbedConsole", capability: .buildTool(), dependencies: ["ConsoleEmbedder"], path: "Sources/EmbedConsolePlugin"),
         .executableTarget(name: "rviewer", dependencies: [
             "Remote", "SSH",
-            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR", "CFastHMAC",
+            "RemoteAPI", "HTTP1", "Reactor", "CLibSSH2", "CLinuxSys", "CFastCTR", "CFastHMAC", "CRandomBuffer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RemoteAPITests", dependencies: ["RemoteAPI", "HTTP1", "Remote", "SSH"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR", "CFastHMAC", "CSSHKeys"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR", "CFastHMAC"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "CFastCTR", "CFastHMAC", "CRandomBuffer", "CSSHKeys"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["rviewer", "CFastCTR", "CFastHMAC", "CRandomBuffer"]),
     ],
     swiftLanguageModes: [.v5]
 )

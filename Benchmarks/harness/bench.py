@@ -25,6 +25,10 @@ PROXY_DELAY_S = 0.025
 # Idle event streams held open in section 4b, and the wrk connections measured beside them.
 IDLE_STREAMS = 1000
 STREAM_WRK_CONNS = 64
+# `ssh -L` this much slower against the split server than the whole one: the stall decides.
+STALL_FACTOR = 1.5
+# Channels ahead on the generic forward measured in the bursts (a browser opens 6 at once).
+BURST_CHANNELS_AHEAD = 6
 # Pairs (loopback, proxied) of connect/detect/start measured in the round-trip section.
 RTT_PAIRS = 9
 
@@ -71,6 +75,10 @@ class Bench:
         self.conn = self.daemon.connect(self.sshd, BENCH_USER)
         self.cipher, self.mac, self.kex = self.sshd.negotiated(BENCH_USER)
         self.nginx = Nginx(self.work, self.procs, self.daemon_json("/api/remote/connections"))
+        whole = os.path.join(self.work, "nginx-whole")
+        os.makedirs(whole)
+        self.nginx_whole = Nginx(whole, self.procs, whole=True)
+        self.ab = {}
         self.iperf_port = free_port()
         self.procs.start(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(self.iperf_port)], stdout=subprocess.DEVNULL)
         wait_listening(self.iperf_port)
@@ -89,6 +97,22 @@ class Bench:
     def runs(self, fn):
         return [fn() for _ in range(self.args.runs)]
 
+    def interleaved(self, fns):
+        """Each measurement `runs` times, taken in turn (A B C A B C ...), so a ratio
+        compares runs of the same minute; {name: [result of each run]}."""
+        out = {name: [] for name in fns}
+        for _ in range(self.args.runs):
+            for name, fn in fns.items():
+                out[name].append(fn())
+        return out
+
+    def ab_daemon(self, env, name):
+        """A second daemon, its own connection to the same sshd: a cache turned off for A/B."""
+        if name not in self.ab:
+            d = Daemon(self.args.binary, self.work, self.procs, env=env, name=name)
+            self.ab[name] = (d, d.connect(self.sshd, BENCH_USER))
+        return self.ab[name]
+
     # -- 1. bulk ---------------------------------------------------------------
     def bulk(self):
         r = self.report
@@ -96,32 +120,33 @@ class Bench:
         _, fwd = self.daemon.forward(self.conn, self.iperf_port)
         forced, (fport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port], self.forced_ssh())
         default, (dport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port])
-        # The same daemon with the AES-CTR keystream cache off (Sources/CFastCTR): A/B.
-        plain = Daemon(self.args.binary, self.work, self.procs, env={"RVIEWER_CTR_CACHE": "0"}, name="rviewer-nocache")
-        _, pfwd = plain.forward(plain.connect(self.sshd, BENCH_USER), self.iperf_port)
+        # The same daemon with the AES-CTR keystream cache (Sources/CFastCTR) or the keyed-MAC
+        # cache (Sources/CFastHMAC) off: A/B in the same run.
+        noctr, noctr_conn = self.ab_daemon({"RVIEWER_CTR_CACHE": "0"}, "rviewer-noctr")
+        nomac, nomac_conn = self.ab_daemon({"RVIEWER_HMAC_CACHE": "0"}, "rviewer-nohmac")
         paths = [("direct loopback", self.iperf_port, None),
                  (f"ssh -L forced to {self.cipher} + {self.mac}", fport, forced.pid),
                  ("ssh -L defaults", dport, default.pid),
                  ("rviewer forward", fwd, self.daemon.proc.pid),
-                 ("rviewer forward, CTR keystream cache off", pfwd, plain.proc.pid)]
-        rows, results, retried = [], {}, []
-        for name, port, pid in paths:
-            res = {}
-            for rev in (False, True):
-                runs = self.runs(lambda: iperf(port, self.args.secs, rev, pid))
-                retried += [f"{name}: {e}" for x in runs for e in x["retries"] if "busy" not in e]
-                res[rev] = (summary([x["mbps"] for x in runs]), summary([x.get("cpu_per_gb") for x in runs]))
-            results[name] = res
-            rows.append([name, fmt(res[False][0]), fmt(res[True][0]), fmt(res[False][1], 2), fmt(res[True][1], 2)])
+                 ("rviewer forward, CTR keystream cache off", noctr.forward(noctr_conn, self.iperf_port)[1], noctr.proc.pid),
+                 ("rviewer forward, HMAC cache off", nomac.forward(nomac_conn, self.iperf_port)[1], nomac.proc.pid)]
+        results, retried = {name: {} for name, _, _ in paths}, []
+        for rev in (False, True):
+            runs = self.interleaved({name: (lambda port=port, pid=pid: iperf(port, self.args.secs, rev, pid)) for name, port, pid in paths})
+            for name, xs in runs.items():
+                retried += [f"{name}: {e}" for x in xs for e in x["retries"] if "busy" not in e]
+                results[name][rev] = (summary([x["mbps"] for x in xs]), summary([x.get("cpu_per_gb") for x in xs]))
+        rows = [[name, fmt(res[False][0]), fmt(res[True][0]), fmt(res[False][1], 2), fmt(res[True][1], 2)] for name, res in results.items()]
         r.table(["path", "client->server MB/s", "server->client MB/s", "tunnel CPU s/GB c->s", "tunnel CPU s/GB s->c"], rows)
-        self.procs.stop(plain.proc)
         for p in (forced, default):
             self.procs.stop(p)
-        rv, ssh = results["rviewer forward"], results[paths[1][0]]
+        rv, ssh, off = results["rviewer forward"], results[paths[1][0]], results["rviewer forward, HMAC cache off"]
         r.p("")
         r.p(f"rviewer / ssh -L (same cipher): client->server {ratio(rv[False][0], ssh[False][0])}, "
             f"server->client {ratio(rv[True][0], ssh[True][0])}; CPU per GB {ratio(rv[False][1], ssh[False][1])} / "
-            f"{ratio(rv[True][1], ssh[True][1])} (lower is better). libssh2 negotiated {self.cipher}, {self.mac}, {self.kex}.")
+            f"{ratio(rv[True][1], ssh[True][1])} (lower is better). HMAC cache on / off: {ratio(rv[False][0], off[False][0])} / "
+            f"{ratio(rv[True][0], off[True][0])}, CPU per GB {ratio(rv[False][1], off[False][1])} / {ratio(rv[True][1], off[True][1])}. "
+            f"libssh2 negotiated {self.cipher}, {self.mac}, {self.kex}. Paths measured in turn, run by run.")
         if retried:
             r.p("")
             r.p(f"iperf3 runs repeated because the control connection closed at the start ({len(retried)}): " + "; ".join(retried))
@@ -129,27 +154,48 @@ class Bench:
     # -- 2. HTTP through the tunnel ----------------------------------------------
     def http(self):
         r = self.report
-        r.h("2. HTTP through the tunnel (wrk against nginx on loopback)")
-        _, fwd = self.daemon.forward(self.conn, self.nginx.port)
-        _, (sport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh())
-        paths = [("direct", self.nginx.port), ("ssh -L", sport), ("rviewer", fwd)]
-        rows = []
-        for label, path, conns in [("100 B", "/small", 1), ("100 B", "/small", 64), ("100 B", "/small", 256), ("1 MiB", "/big", 8)]:
-            res = {}
-            for name, port in paths:
-                runs = self.runs(lambda: wrk(f"http://127.0.0.1:{port}{path}", conns, self.args.secs))
+        r.h("2. HTTP through the tunnel (wrk against nginx on loopback), two servers")
+        r.p("The same nginx files from two servers: *split* sends each response in two writes (headers, then the body: "
+            "`sendfile on`, as uvicorn behind Runicorn writes), *whole* in one (`tcp_nopush on`, as a corking production "
+            f"server). Cells: median (min-max) of {self.args.runs} runs taken in turn, p50/p99 latency, wrk errors "
+            "(socket errors + non-2xx). \"stall\" marks a load where `ssh -L` is at least "
+            f"{STALL_FACTOR}x slower against the split server than against the whole one: there the ~40 ms "
+            "Nagle/delayed-ACK stall that split responses meet in `ssh -L`, not the tunnel's cost, decides the ratio.")
+        nomac, nomac_conn = self.ab_daemon({"RVIEWER_HMAC_CACHE": "0"}, "rviewer-nohmac")
+        loads = [("100 B", "/small", 1), ("100 B", "/small", 64), ("100 B", "/small", 256), ("1 MiB", "/big", 8)]
+        measured = {}
+        for server, ng in [("split", self.nginx), ("whole", self.nginx_whole)]:
+            _, fwd = self.daemon.forward(self.conn, ng.port)
+            ssh, (sport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [ng.port], self.forced_ssh())
+            paths = [("direct", ng.port), ("ssh -L", sport), ("rviewer", fwd), ("rviewer, HMAC cache off", nomac.forward(nomac_conn, ng.port)[1])]
+            for label, path, conns in loads:
+                runs = self.interleaved({n: (lambda p=p: wrk(f"http://127.0.0.1:{p}{path}", conns, self.args.secs)) for n, p in paths})
                 key = "mbps" if path == "/big" else "rps"
-                res[name] = (summary([x[key] for x in runs]), summary([x["p50"] for x in runs]), summary([x["p99"] for x in runs]),
-                             sum(x["errors"] for x in runs))
-            unit = "MB/s" if path == "/big" else "req/s"
-            rows.append([f"{label} x{conns} ({unit})"] + [f"{fmt(res[n][0])}; p50 {fmt(res[n][1], 2)} p99 {fmt(res[n][2], 2)} ms"
-                                                          for n, _ in paths]
-                        + [ratio(res["rviewer"][0], res["ssh -L"][0]), ratio(res["rviewer"][0], res["direct"][0])])
-        r.table(["load", "direct", "ssh -L", "rviewer", "rviewer/ssh", "rviewer/direct"], rows)
-        fb = {name: summary(self.runs(lambda: first_byte_ms(port))) for name, port in paths}
+                measured[server, conns, path] = {
+                    n: (summary([x[key] for x in xs]), summary([x["p50"] for x in xs]), summary([x["p99"] for x in xs]),
+                        sum(x["errors"] for x in xs)) for n, xs in runs.items()}
+            if server == "split":
+                fb = {name: summary(self.runs(lambda: first_byte_ms(port))) for name, port in paths[:3]}
+            self.procs.stop(ssh)
+        names = ["direct", "ssh -L", "rviewer", "rviewer, HMAC cache off"]
+        for server in ("split", "whole"):
+            rows = []
+            for label, path, conns in loads:
+                res = measured[server, conns, path]
+                whole_ssh, split_ssh = measured["whole", conns, path]["ssh -L"][0], measured["split", conns, path]["ssh -L"][0]
+                stall = server == "split" and whole_ssh and split_ssh and whole_ssh[0] >= STALL_FACTOR * split_ssh[0]
+                unit = "MB/s" if path == "/big" else "req/s"
+                rows.append([f"{label} x{conns} ({unit})"]
+                            + [f"{fmt(res[n][0])}; p50 {fmt(res[n][1], 2)} p99 {fmt(res[n][2], 2)} ms; errors {res[n][3]}" for n in names]
+                            + [ratio(res["rviewer"][0], res["ssh -L"][0]), ratio(res["rviewer"][0], res["direct"][0]),
+                               ratio(res["rviewer"][0], res["rviewer, HMAC cache off"][0]), "stall" if stall else ""])
+            r.p("")
+            r.p(f"**{server}** responses:")
+            r.p("")
+            r.table(["load"] + names + ["rviewer/ssh", "rviewer/direct", "HMAC cache on/off", "ssh -L"], rows)
         r.p("")
-        r.table(["new client: connect to first byte, ms (median of 50)", "direct", "ssh -L", "rviewer", "rviewer/ssh"],
-                [["100 B GET"] + [fmt(fb[n], 3) for n, _ in paths] + [ratio(fb["rviewer"], fb["ssh -L"])]])
+        r.table(["new client: connect to first byte, ms (median of 50), split server", "direct", "ssh -L", "rviewer", "rviewer/ssh"],
+                [["100 B GET"] + [fmt(fb[n], 3) for n in names[:3]] + [ratio(fb["rviewer"], fb["ssh -L"])]])
 
     # -- 2b. the real Runicorn viewer ----------------------------------------------
     def viewer(self):
@@ -165,10 +211,11 @@ class Bench:
         paths = [("direct", remote), ("ssh -L", sport), ("rviewer", vport)]
         rows = []
         for conns in (1, 16):
-            res = {n: self.runs(lambda: wrk(f"http://127.0.0.1:{p}/api/health", conns, self.args.secs)) for n, p in paths}
+            res = self.interleaved({n: (lambda p=p: wrk(f"http://127.0.0.1:{p}/api/health", conns, self.args.secs)) for n, p in paths})
             s = {n: summary([x["rps"] for x in v]) for n, v in res.items()}
             p50 = {n: summary([x["p50"] for x in v]) for n, v in res.items()}
-            rows.append([f"{conns} conn"] + [f"{fmt(s[n])}; p50 {fmt(p50[n], 2)} ms" for n, _ in paths]
+            err = {n: sum(x["errors"] for x in v) for n, v in res.items()}
+            rows.append([f"{conns} conn"] + [f"{fmt(s[n])}; p50 {fmt(p50[n], 2)} ms; errors {err[n]}" for n, _ in paths]
                         + [ratio(s["rviewer"], s["ssh -L"]), ratio(s["rviewer"], s["direct"])])
         r.table(["req/s", "direct", "ssh -L", "rviewer", "rviewer/ssh", "rviewer/direct"], rows)
         r.p("")
@@ -184,30 +231,32 @@ class Bench:
         fwds = [self.daemon.forward(self.conn, self.nginx.port)[1] for _ in range(20)]
         with Sampler([self.daemon.proc.pid]) as s:
             rps, err = parallel_wrk([f"http://127.0.0.1:{p}/small" for p in fwds], 10, secs)
-        rows.append(["20 tunnels x 10 clients", "rviewer (1 process, all tunnels)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        rows.append(["20 tunnels x 10 clients", "rviewer (1 process, all tunnels)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}", f"{s.max_pss_kb / 1024:.1f}"])
         many = [ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh()) for _ in range(20)]
         with Sampler([p.pid for p, _ in many]) as s:
             rps, err = parallel_wrk([f"http://127.0.0.1:{ports[0]}/small" for _, ports in many], 10, secs)
-        rows.append(["20 tunnels x 10 clients", "ssh -L (20 processes)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        rows.append(["20 tunnels x 10 clients", "ssh -L (20 processes)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}", f"{s.max_pss_kb / 1024:.1f}"])
         for p, _ in many:
             self.procs.stop(p)
         one, ports = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port] * 20, self.forced_ssh())
         with Sampler([one.pid]) as s:
             rps, err = parallel_wrk([f"http://127.0.0.1:{p}/small" for p in ports], 10, secs)
-        rows.append(["20 tunnels x 10 clients", "ssh with 20 -L (1 process)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        rows.append(["20 tunnels x 10 clients", "ssh with 20 -L (1 process)", f"{rps:,.0f}", err, s.max_threads, f"{s.max_rss_kb / 1024:.1f}", f"{s.max_pss_kb / 1024:.1f}"])
         self.procs.stop(one)
         fwd_id, fwd = self.daemon.forward(self.conn, self.nginx.port)
         with Sampler([self.daemon.proc.pid]) as s:
             w = wrk(f"http://127.0.0.1:{fwd}/small", 500, secs, threads=2)
         lanes = next(f["ssh_sessions"] for f in self.daemon.call("GET", "/api/remote/forwards")["forwards"] if f["forward_id"] == fwd_id)
-        rows.append(["500 clients, 1 tunnel", f"rviewer ({lanes} SSH sessions)", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        rows.append(["500 clients, 1 tunnel", f"rviewer ({lanes} SSH sessions)", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}", f"{s.max_pss_kb / 1024:.1f}"])
         one, (port,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.nginx.port], self.forced_ssh())
         with Sampler([one.pid]) as s:
             w = wrk(f"http://127.0.0.1:{port}/small", 500, secs, threads=2)
-        rows.append(["500 clients, 1 tunnel", "ssh -L", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}"])
+        rows.append(["500 clients, 1 tunnel", "ssh -L", f"{w['rps']:,.0f}", w["errors"], s.max_threads, f"{s.max_rss_kb / 1024:.1f}", f"{s.max_pss_kb / 1024:.1f}"])
         self.procs.stop(one)
-        r.table(["load", "tunnel", "req/s (total)", "errors", "max threads", "max RSS MB"], rows)
+        r.table(["load", "tunnel", "req/s (total)", "errors", "max threads", "max RSS MB", "max PSS MB"], rows)
         r.p("")
+        r.p("PSS (proportional set size, /proc/PID/smaps_rollup) counts pages shared between processes once in all: "
+            "the fair sum for the 20 `ssh` processes, whose RSS each count the shared ssh binary and libraries again.")
         r.p("rviewer's threads: 1 reactor thread + the resolver helper (+ the main thread parked in the loop); "
             "the figure is the process total from /proc.")
 
@@ -223,12 +272,13 @@ class Bench:
             os.makedirs(ng_dir, exist_ok=True)
             ng = Nginx(ng_dir, self.procs, body)
             for conns in (64, 256):
-                rv = self.runs(lambda: wrk(self.daemon.base + path, conns, self.args.secs))
-                nx = self.runs(lambda: wrk(f"http://127.0.0.1:{ng.port}/json", conns, self.args.secs))
+                runs = self.interleaved({"rviewer": lambda: wrk(self.daemon.base + path, conns, self.args.secs),
+                                         "nginx": lambda: wrk(f"http://127.0.0.1:{ng.port}/json", conns, self.args.secs)})
+                rv, nx = runs["rviewer"], runs["nginx"]
                 a, b = summary([x["rps"] for x in rv]), summary([x["rps"] for x in nx])
-                rows.append([path.split("?")[0], conns, fmt(a), fmt(b), ratio(a, b), sum(x["errors"] for x in rv)])
+                rows.append([path.split("?")[0], conns, fmt(a), fmt(b), ratio(a, b), sum(x["errors"] for x in rv), sum(x["errors"] for x in nx)])
             self.procs.stop(ng.proc)
-        r.table(["endpoint", "conns", "rviewer req/s", "nginx req/s", "ratio", "rviewer errors"], rows)
+        r.table(["endpoint", "conns", "rviewer req/s", "nginx req/s", "ratio", "rviewer errors", "nginx errors"], rows)
 
     # -- 4b. API rate with 1,000 idle event streams open ----------------------------
     def streams(self):
@@ -249,8 +299,10 @@ class Bench:
         for s in socks:
             s.close()
         a, b = summary([x["rps"] for x in without]), summary([x["rps"] for x in with_streams])
-        r.table(["endpoint", "streams open", "req/s", "ratio"],
-                [[path, 0, fmt(a), ""], [path, f"{IDLE_STREAMS:,} ({open_now[0].split()[1] if open_now else '?'} per /metrics)", fmt(b), ratio(b, a)]])
+        r.table(["endpoint", "streams open", "req/s", "ratio", "errors"],
+                [[path, 0, fmt(a), "", sum(x["errors"] for x in without)],
+                 [path, f"{IDLE_STREAMS:,} ({open_now[0].split()[1] if open_now else '?'} per /metrics)", fmt(b), ratio(b, a),
+                  sum(x["errors"] for x in with_streams)]])
 
     # -- 4c. the same-user guard's cost per accept ------------------------------------
     def guard(self):
@@ -262,12 +314,15 @@ class Bench:
         open_daemon = Daemon(self.args.binary, self.work, self.procs, name="rviewer-open", config=cfg)
         rows = []
         for label, conns, header in [("keep-alive", 64, None), ("a new connection per request", 16, "Connection: close")]:
-            on = summary([x["rps"] for x in self.runs(lambda: wrk(self.daemon.base + "/api/health", conns, self.args.secs, header=header))])
-            off = summary([x["rps"] for x in self.runs(lambda: wrk(open_daemon.base + "/api/health", conns, self.args.secs, header=header))])
+            runs = self.interleaved({
+                "on": lambda: wrk(self.daemon.base + "/api/health", conns, self.args.secs, header=header),
+                "off": lambda: wrk(open_daemon.base + "/api/health", conns, self.args.secs, header=header)})
+            on, off = (summary([x["rps"] for x in runs[k]]) for k in ("on", "off"))
             cost = (1 / on[0] - 1 / off[0]) * 1e6 if on and off else float("nan")
-            rows.append([f"GET /api/health, {label}, {conns} conns", fmt(on), fmt(off), ratio(on, off), f"{cost:+.1f}"])
+            errors = sum(x["errors"] for k in ("on", "off") for x in runs[k])
+            rows.append([f"GET /api/health, {label}, {conns} conns", fmt(on), fmt(off), ratio(on, off), f"{cost:+.1f}", errors])
         self.procs.stop(open_daemon.proc)
-        r.table(["load", "guard on req/s", "guard off req/s", "on/off", "cost per request, µs"], rows)
+        r.table(["load", "guard on req/s", "guard off req/s", "on/off", "cost per request, µs", "errors (both)"], rows)
         r.p("")
         r.p("With a new connection per request every request pays one lookup of the peer's owner "
             "(NETLINK_SOCK_DIAG by the exact 4-tuple); with keep-alive it is paid once per connection.")
@@ -341,18 +396,21 @@ class Bench:
         ps = subprocess.run(["pgrep", "-u", BENCH_USER, "-af", "runicorn viewer"], capture_output=True, text=True).stdout
         remote = int(re.search(r"--port (\d+)", ps).group(1))
         _, fwd = self.daemon.forward(cid, remote)
+        _, ahead = self.daemon.forward(cid, remote, channels_ahead=BURST_CHANNELS_AHEAD)
         ssh = self.procs.start(["ssh", "-p", str(proxy.port), "-i", self.sshd.key, "-o", "StrictHostKeyChecking=no",
                                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-N",
                                 "-L", f"127.0.0.1:{(sport := free_port())}:127.0.0.1:{remote}", f"{BENCH_USER}@127.0.0.1"])
         wait_listening(sport)
-        paths = [("ssh -L", sport), ("rviewer viewer tunnel", v["viewer"]["local_port"]), ("rviewer generic forward", fwd)]
+        paths = [("ssh -L", sport), ("rviewer viewer tunnel", v["viewer"]["local_port"]), ("rviewer generic forward", fwd),
+                 (f"rviewer generic forward, channels_ahead {BURST_CHANNELS_AHEAD}", ahead)]
         rows = []
         for n in (1, 6, 12):
             ms = {name: burst_ms(port, n) for name, port in paths}
             rows.append([f"{n} new client(s) at once"] + [f"{ms[name]:.0f} ({ms[name] / 1000 / rtt:.1f} RTT)" for name, _ in paths]
-                        + [f"{ms['rviewer viewer tunnel'] / ms['ssh -L']:.2f}x"])
+                        + [f"{ms['rviewer viewer tunnel'] / ms['ssh -L']:.2f}x", f"{ms[paths[3][0]] / ms['ssh -L']:.2f}x"])
         r.p("")
-        r.table(["last first byte, ms (median of 5 bursts), 50 ms RTT"] + [n for n, _ in paths] + ["viewer tunnel / ssh"], rows)
+        r.table(["last first byte, ms (median of 5 bursts), 50 ms RTT"] + [n for n, _ in paths]
+                + ["viewer tunnel / ssh", "forward with channels ahead / ssh"], rows)
         self.procs.stop(ssh)
         self.daemon.call("POST", "/api/remote/viewer/stop", {"connection_id": cid})
         self.daemon.call("DELETE", f"/api/remote/connections/{cid}")
@@ -402,9 +460,12 @@ class Bench:
         _, rv_http = daemon.forward(conn, self.nginx.port)
         sj, sj_http = ssh_j(self.nginx.port)
         for conns in (1, 64):
-            res = {n: summary([x["rps"] for x in self.runs(lambda: wrk(f"http://127.0.0.1:{p}/small", conns, self.args.secs))])
-                   for n, p in [("ssh -J -L", sj_http), ("rviewer", rv_http)]}
-            rows.append([f"100 B HTTP x{conns}, req/s", fmt(res["ssh -J -L"]), fmt(res["rviewer"]), ratio(res["rviewer"], res["ssh -J -L"])])
+            runs = self.interleaved({n: (lambda p=p: wrk(f"http://127.0.0.1:{p}/small", conns, self.args.secs))
+                                     for n, p in [("ssh -J -L", sj_http), ("rviewer", rv_http)]})
+            res = {n: summary([x["rps"] for x in xs]) for n, xs in runs.items()}
+            err = {n: sum(x["errors"] for x in xs) for n, xs in runs.items()}
+            rows.append([f"100 B HTTP x{conns}, req/s (errors)", f"{fmt(res['ssh -J -L'])} ({err['ssh -J -L']})",
+                         f"{fmt(res['rviewer'])} ({err['rviewer']})", ratio(res["rviewer"], res["ssh -J -L"])])
         fb = {n: summary(self.runs(lambda: first_byte_ms(p))) for n, p in [("ssh -J -L", sj_http), ("rviewer", rv_http)]}
         rows.append(["new client: connect to first byte, ms (lower is better)", fmt(fb["ssh -J -L"], 3), fmt(fb["rviewer"], 3),
                      ratio(fb["rviewer"], fb["ssh -J -L"])])

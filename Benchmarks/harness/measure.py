@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from peers import proc_cpu_seconds, proc_status
+from peers import proc_cpu_seconds, proc_pss_kb, proc_status
 
 
 def _ms(text):
@@ -121,11 +121,12 @@ def burst_ms(port, clients, path="/api/health", bursts=5):
 
 
 class Sampler:
-    """Samples threads and RSS of processes every 50 ms while a load runs."""
+    """Samples threads, RSS and PSS of processes every 50 ms while a load runs."""
 
     def __init__(self, pids):
         self.pids = pids
         self.max_rss_kb = 0
+        self.max_pss_kb = 0
         self.max_threads = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -138,6 +139,10 @@ class Sampler:
                 break
             self.max_rss_kb = max(self.max_rss_kb, sum(s["rss_kb"] for s in sts))
             self.max_threads = max(self.max_threads, sum(s["threads"] for s in sts))
+            try:
+                self.max_pss_kb = max(self.max_pss_kb, sum(proc_pss_kb(p) for p in self.pids))
+            except (FileNotFoundError, ProcessLookupError):
+                break
             time.sleep(0.05)
 
     def __enter__(self):

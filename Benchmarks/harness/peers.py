@@ -88,6 +88,16 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_pss_kb(pid):
+    """Proportional set size: shared pages (the ssh binary, libcrypto) counted once
+    across processes, not once per process as RSS counts them."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
 def proc_status(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
@@ -190,8 +200,8 @@ class Daemon:
             "host": "127.0.0.1", "port": port or sshd.port, "username": user,
             "auth_method": "key", "private_key_path": sshd.key, **extra})["connection_id"]
 
-    def forward(self, conn, remote_port):
-        r = self.call("POST", "/api/remote/forwards", {"connection_id": conn, "remote_host": "127.0.0.1", "remote_port": remote_port})
+    def forward(self, conn, remote_port, **extra):
+        r = self.call("POST", "/api/remote/forwards", {"connection_id": conn, "remote_host": "127.0.0.1", "remote_port": remote_port, **extra})
         return r["forward_id"], r["local_port"]
 
 
@@ -208,9 +218,13 @@ def ssh_tunnel(sshd, user, procs, remote_ports, extra=()):
 
 
 class Nginx:
-    """nginx, one worker, serving a 100 B and a 1 MiB static file and a fixed JSON body."""
+    """nginx, one worker, serving a 100 B and a 1 MiB static file and a fixed JSON body.
+    whole=False: `sendfile on` alone, so each response leaves in two writes (headers,
+    then the file), as uvicorn behind Runicorn writes its responses; whole=True adds
+    `tcp_nopush on` (TCP_CORK): headers and body leave together, as a corking production
+    server sends them."""
 
-    def __init__(self, work, procs, json_body="{}"):
+    def __init__(self, work, procs, json_body="{}", whole=False):
         root = os.path.join(work, "www")
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, "small"), "wb") as f:
@@ -226,7 +240,8 @@ class Nginx:
             f.write(f"""worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {tmp}/error.log;
 events {{ worker_connections 8192; }}
 http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp}; scgi_temp_path {tmp}; sendfile on; tcp_nodelay on; keepalive_requests 100000;
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp}; sendfile on; tcp_nopush {"on" if whole else "off"}; tcp_nodelay on;
+  keepalive_requests 100000;
   server {{ listen 127.0.0.1:{self.port} backlog=4096; root {root};
     location /json {{ default_type application/json; return 200 '{body}'; }} }} }}
 """)

@@ -1,5 +1,6 @@
 import CFastCTR
 import CFastHMAC
+import CRandomBuffer
 import CLibSSH2
 import CLinuxSys
 import Glibc
@@ -124,6 +125,7 @@ struct Daemon {
         typealias Sample = MetricFamily.Sample
         let ctr = rv_fastctr_get_stats()
         let mac = rv_fasthmac_get_stats()
+        let rand = rv_randbuf_get_stats()
         let connections = registry.all
         var byStatus: [String: Int] = ["connected": 0, "disconnected": 0, "reconnecting": 0]
         for c in connections { byStatus[c.reconnect.isTrying ? "reconnecting" : c.status.name, default: 0] += 1 }
@@ -169,6 +171,10 @@ struct Daemon {
                          help: "Keyed states computed (about one per MAC key, i.e. per direction and key exchange)"),
             MetricFamily("rviewer_hmac_cache_passthrough_total", .counter, mac.passed_through,
                          help: "HMAC contexts handed to OpenSSL's own HMAC (other digests)"),
+            MetricFamily("rviewer_rand_buffer_served_total", .counter, rand.served,
+                         help: "Small RAND_bytes calls (packet padding) served from the buffer of OpenSSL random bytes"),
+            MetricFamily("rviewer_rand_buffer_refills_total", .counter, rand.refills,
+                         help: "4 KiB draws from OpenSSL's RAND_bytes that refilled the buffer"),
         ]
     }
 }

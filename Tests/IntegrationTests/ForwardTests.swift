@@ -250,7 +250,8 @@ final class ForwardTests: XCTestCase {
     }
 
     /// Tunnel bytes really go through the AES-CTR keystream cache (CFastCTR) and the
-    /// keyed-MAC cache (CFastHMAC): the
+    /// keyed-MAC cache (CFastHMAC), their padding through the random-byte buffer
+    /// (CRandomBuffer): the
     /// daemon's own counters, read over `GET /metrics`, grow by at least the bytes
     /// the tunnel carried each way (the daemon encrypts one way, decrypts the other).
     func testTunnelTrafficGoesThroughTheKeystreamCache() throws {
@@ -272,6 +273,12 @@ final class ForwardTests: XCTestCase {
         let pads = try XCTUnwrap(after["rviewer_hmac_cache_pads_total"]) - XCTUnwrap(before["rviewer_hmac_cache_pads_total"])
         XCTAssertGreaterThanOrEqual(macs, Double(2 * bytes / 32768), "packet MACs came from the cache")
         XCTAssertLessThanOrEqual(pads, 8, "keyed once per key, not per packet")
+        // And their padding from the random-byte buffer (CRandomBuffer): one draw per
+        // packet sent, one OpenSSL call per 4 KiB of them.
+        let padded = try XCTUnwrap(after["rviewer_rand_buffer_served_total"]) - XCTUnwrap(before["rviewer_rand_buffer_served_total"])
+        let refills = try XCTUnwrap(after["rviewer_rand_buffer_refills_total"]) - XCTUnwrap(before["rviewer_rand_buffer_refills_total"])
+        XCTAssertGreaterThanOrEqual(padded, Double(bytes / 32768), "each packet the daemon sent took its padding from the buffer")
+        XCTAssertLessThan(refills, padded, "fewer OpenSSL calls than packets")
         XCTAssertEqual(after["rviewer_forwards"], 1)
         XCTAssertEqual(after["rviewer_connections{status=\"connected\"}"], 1)
     }
