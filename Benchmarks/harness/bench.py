@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from measure import Sampler, burst_ms, first_byte_ms, iperf, parallel_wrk, summary, wrk  # noqa: E402
+from measure import Sampler, burst_ms, first_byte_ms, iperf, parallel_wrk, summary, wrk, wrk_cpu  # noqa: E402
 from peers import (BENCH_USER, Daemon, DelayProxy, Nginx, Processes, Sshd, ensure_bench_user,  # noqa: E402
                    free_port, ssh_tunnel, wait_listening)
 
@@ -120,16 +120,19 @@ class Bench:
         _, fwd = self.daemon.forward(self.conn, self.iperf_port)
         forced, (fport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port], self.forced_ssh())
         default, (dport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [self.iperf_port])
-        # The same daemon with the AES-CTR keystream cache (Sources/CFastCTR) or the keyed-MAC
-        # cache (Sources/CFastHMAC) off: A/B in the same run.
+        # The same daemon with the AES-CTR keystream cache (Sources/CFastCTR), the keyed-MAC
+        # cache (Sources/CFastHMAC) or the random-byte buffer (Sources/CRandomBuffer) off:
+        # A/B in the same run.
         noctr, noctr_conn = self.ab_daemon({"RVIEWER_CTR_CACHE": "0"}, "rviewer-noctr")
         nomac, nomac_conn = self.ab_daemon({"RVIEWER_HMAC_CACHE": "0"}, "rviewer-nohmac")
+        norand, norand_conn = self.ab_daemon({"RVIEWER_RAND_BUFFER": "0"}, "rviewer-norand")
         paths = [("direct loopback", self.iperf_port, None),
                  (f"ssh -L forced to {self.cipher} + {self.mac}", fport, forced.pid),
                  ("ssh -L defaults", dport, default.pid),
                  ("rviewer forward", fwd, self.daemon.proc.pid),
                  ("rviewer forward, CTR keystream cache off", noctr.forward(noctr_conn, self.iperf_port)[1], noctr.proc.pid),
-                 ("rviewer forward, HMAC cache off", nomac.forward(nomac_conn, self.iperf_port)[1], nomac.proc.pid)]
+                 ("rviewer forward, HMAC cache off", nomac.forward(nomac_conn, self.iperf_port)[1], nomac.proc.pid),
+                 ("rviewer forward, random buffer off", norand.forward(norand_conn, self.iperf_port)[1], norand.proc.pid)]
         results, retried = {name: {} for name, _, _ in paths}, []
         for rev in (False, True):
             runs = self.interleaved({name: (lambda port=port, pid=pid: iperf(port, self.args.secs, rev, pid)) for name, port, pid in paths})
@@ -158,44 +161,56 @@ class Bench:
         r.p("The same nginx files from two servers: *split* sends each response in two writes (headers, then the body: "
             "`sendfile on`, as uvicorn behind Runicorn writes), *whole* in one (`tcp_nopush on`, as a corking production "
             f"server). Cells: median (min-max) of {self.args.runs} runs taken in turn, p50/p99 latency, wrk errors "
-            "(socket errors + non-2xx). \"stall\" marks a load where `ssh -L` is at least "
+            "(socket errors + non-2xx), the tunnel's CPU. \"stall\" marks a load where `ssh -L` is at least "
             f"{STALL_FACTOR}x slower against the split server than against the whole one: there the ~40 ms "
             "Nagle/delayed-ACK stall that split responses meet in `ssh -L`, not the tunnel's cost, decides the ratio.")
         nomac, nomac_conn = self.ab_daemon({"RVIEWER_HMAC_CACHE": "0"}, "rviewer-nohmac")
+        norand, norand_conn = self.ab_daemon({"RVIEWER_RAND_BUFFER": "0"}, "rviewer-norand")
         loads = [("100 B", "/small", 1), ("100 B", "/small", 64), ("100 B", "/small", 256), ("1 MiB", "/big", 8)]
+        names = ["direct", "ssh -L", "rviewer", "rviewer, HMAC cache off", "rviewer, random buffer off"]
         measured = {}
         for server, ng in [("split", self.nginx), ("whole", self.nginx_whole)]:
             _, fwd = self.daemon.forward(self.conn, ng.port)
             ssh, (sport,) = ssh_tunnel(self.sshd, BENCH_USER, self.procs, [ng.port], self.forced_ssh())
-            paths = [("direct", ng.port), ("ssh -L", sport), ("rviewer", fwd), ("rviewer, HMAC cache off", nomac.forward(nomac_conn, ng.port)[1])]
+            paths = [("direct", ng.port, None), ("ssh -L", sport, ssh.pid), ("rviewer", fwd, self.daemon.proc.pid),
+                     (names[3], nomac.forward(nomac_conn, ng.port)[1], nomac.proc.pid),
+                     (names[4], norand.forward(norand_conn, ng.port)[1], norand.proc.pid)]
             for label, path, conns in loads:
-                runs = self.interleaved({n: (lambda p=p: wrk(f"http://127.0.0.1:{p}{path}", conns, self.args.secs)) for n, p in paths})
-                key = "mbps" if path == "/big" else "rps"
+                runs = self.interleaved({n: (lambda p=p, pid=pid: wrk_cpu(f"http://127.0.0.1:{p}{path}", conns, self.args.secs, pid))
+                                         for n, p, pid in paths})
+                key, cpu = ("mbps", "cpu_ms_per_mb") if path == "/big" else ("rps", "cpu_us_per_req")
                 measured[server, conns, path] = {
                     n: (summary([x[key] for x in xs]), summary([x["p50"] for x in xs]), summary([x["p99"] for x in xs]),
-                        sum(x["errors"] for x in xs)) for n, xs in runs.items()}
+                        sum(x["errors"] for x in xs), summary([x.get(cpu) for x in xs])) for n, xs in runs.items()}
             if server == "split":
-                fb = {name: summary(self.runs(lambda: first_byte_ms(port))) for name, port in paths[:3]}
+                fb = {name: summary(self.runs(lambda: first_byte_ms(port))) for name, port, _ in paths[:3]}
             self.procs.stop(ssh)
-        names = ["direct", "ssh -L", "rviewer", "rviewer, HMAC cache off"]
         for server in ("split", "whole"):
             rows = []
             for label, path, conns in loads:
                 res = measured[server, conns, path]
                 whole_ssh, split_ssh = measured["whole", conns, path]["ssh -L"][0], measured["split", conns, path]["ssh -L"][0]
                 stall = server == "split" and whole_ssh and split_ssh and whole_ssh[0] >= STALL_FACTOR * split_ssh[0]
-                unit = "MB/s" if path == "/big" else "req/s"
+                unit, cpu_unit = ("MB/s", "ms/MB") if path == "/big" else ("req/s", "µs/req")
                 rows.append([f"{label} x{conns} ({unit})"]
-                            + [f"{fmt(res[n][0])}; p50 {fmt(res[n][1], 2)} p99 {fmt(res[n][2], 2)} ms; errors {res[n][3]}" for n in names]
-                            + [ratio(res["rviewer"][0], res["ssh -L"][0]), ratio(res["rviewer"][0], res["direct"][0]),
-                               ratio(res["rviewer"][0], res["rviewer, HMAC cache off"][0]), "stall" if stall else ""])
+                            + [f"{fmt(res[n][0])}; p50 {fmt(res[n][1], 2)} p99 {fmt(res[n][2], 2)} ms; errors {res[n][3]}"
+                               + (f"; CPU {fmt(res[n][4], 1)} {cpu_unit}" if res[n][4] else "") for n in names]
+                            + [ratio(res["rviewer"][0], res["ssh -L"][0]), ratio(res["rviewer"][4], res["ssh -L"][4]),
+                               ratio(res["rviewer"][0], res["direct"][0]),
+                               f"{ratio(res['rviewer'][0], res[names[3]][0])} / {ratio(res['rviewer'][4], res[names[3]][4])}",
+                               f"{ratio(res['rviewer'][0], res[names[4]][0])} / {ratio(res['rviewer'][4], res[names[4]][4])}",
+                               "stall" if stall else ""])
             r.p("")
             r.p(f"**{server}** responses:")
             r.p("")
-            r.table(["load"] + names + ["rviewer/ssh", "rviewer/direct", "HMAC cache on/off", "ssh -L"], rows)
+            r.table(["load"] + names + ["rviewer/ssh", "CPU rviewer/ssh", "rviewer/direct", "HMAC cache on/off (rate / CPU)",
+                                        "random buffer on/off (rate / CPU)", "ssh -L"], rows)
         r.p("")
         r.table(["new client: connect to first byte, ms (median of 50), split server", "direct", "ssh -L", "rviewer", "rviewer/ssh"],
                 [["100 B GET"] + [fmt(fb[n], 3) for n in names[:3]] + [ratio(fb["rviewer"], fb["ssh -L"])]])
+        r.p("")
+        r.p("CPU: the tunnel process's user + system time per request (per MB for 1 MiB responses) during the run; "
+            "lower is better, so a CPU ratio below 1 favours rviewer.")
 
     # -- 2b. the real Runicorn viewer ----------------------------------------------
     def viewer(self):

@@ -46,6 +46,18 @@ def wrk(url, conns, secs, threads=None, header=None):
     return {"rps": rps, "p50": p50, "p99": p99, "errors": errors, "mbps": mbps}
 
 
+def wrk_cpu(url, conns, secs, pid=None):
+    """One wrk run, plus the tunnel process's CPU (user + system) per request in µs and
+    per MB moved in ms, when `pid` is given."""
+    before = proc_cpu_seconds(pid) if pid else None
+    out = wrk(url, conns, secs)
+    if pid:
+        cpu = proc_cpu_seconds(pid) - before
+        out["cpu_us_per_req"] = cpu / max(out["rps"] * secs, 1) * 1e6
+        out["cpu_ms_per_mb"] = cpu / max((out["mbps"] or 0) * secs, 1e-9) * 1e3
+    return out
+
+
 RETRYABLE_IPERF_ERRORS = ("busy", "control socket has closed unexpectedly", "unable to receive control message")
 
 
