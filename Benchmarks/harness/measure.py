@@ -179,6 +179,18 @@ def parallel_wrk(urls, conns, secs):
     return total, errors
 
 
+def fmt(s, digits=0):
+    if s is None:
+        return "-"
+    med, lo, hi = s
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(med)} ({f.format(lo)}-{f.format(hi)})"
+
+
+def ratio(a, b):
+    return f"{a[0] / b[0]:.2f}x" if a and b and b[0] else "-"
+
+
 def summary(values):
     """(median, min, max) of repeated runs."""
     vals = [v for v in values if v is not None]

@@ -15,6 +15,12 @@ public final class EventLoop {
         let fd: Int32
         var interest: Interest
         unowned(unsafe) let handler: IOHandler
+        /// In the epoll set. A registration with no interest is taken out (libuv's
+        /// uv__io_stop does the same): epoll reports EPOLLHUP and EPOLLERR whatever the
+        /// mask says, so a hung-up socket whose owner waits on something else (a tunnel
+        /// client waiting for its channel's close, a response still being computed) would
+        /// be reported again on every wait, and the loop would spin.
+        var polled: Bool
     }
 
     private let epfd: Int32
@@ -57,10 +63,12 @@ public final class EventLoop {
             slots.append(nil)
             generations.append(0)
         }
-        slots[slot] = Registration(fd: fd, interest: interest, handler: handler)
+        slots[slot] = Registration(fd: fd, interest: interest, handler: handler, polled: !interest.isEmpty)
         let token = Token(slot: slot, generation: generations[slot])
-        let rc = csys_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, interest.epollMask, token.raw)
-        precondition(rc == 0, "epoll_ctl ADD fd \(fd) failed: errno \(errno)")
+        if !interest.isEmpty {
+            let rc = csys_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, interest.epollMask, token.raw)
+            precondition(rc == 0, "epoll_ctl ADD fd \(fd) failed: errno \(errno)")
+        }
         registrationCount += 1
         return token
     }
@@ -69,9 +77,16 @@ public final class EventLoop {
     public func setInterest(_ token: Token, _ interest: Interest) {
         guard var reg = live(token), reg.interest != interest else { return }
         reg.interest = interest
+        let op: Int32
+        switch (reg.polled, interest.isEmpty) {
+        case (true, true): op = EPOLL_CTL_DEL; reg.polled = false    // nothing wanted: out of the set
+        case (true, false): op = EPOLL_CTL_MOD
+        case (false, false): op = EPOLL_CTL_ADD; reg.polled = true   // wanted again: back in
+        case (false, true): slots[token.slot] = reg; return           // out already
+        }
         slots[token.slot] = reg
-        let rc = csys_epoll_ctl(epfd, EPOLL_CTL_MOD, reg.fd, interest.epollMask, token.raw)
-        precondition(rc == 0, "epoll_ctl MOD fd \(reg.fd) failed: errno \(errno)")
+        let rc = csys_epoll_ctl(epfd, op, reg.fd, interest.epollMask, token.raw)
+        precondition(rc == 0, "epoll_ctl \(op) fd \(reg.fd) failed: errno \(errno)")
     }
 
     public func interest(_ token: Token) -> Interest? { live(token)?.interest }
@@ -80,7 +95,7 @@ public final class EventLoop {
     /// dropped by the generation check, so the caller may close the fd right away.
     public func unregister(_ token: Token) {
         guard let reg = live(token) else { return }
-        _ = csys_epoll_ctl(epfd, EPOLL_CTL_DEL, reg.fd, 0, 0)
+        if reg.polled { _ = csys_epoll_ctl(epfd, EPOLL_CTL_DEL, reg.fd, 0, 0) }
         slots[token.slot] = nil
         generations[token.slot] &+= 1
         freeSlots.append(token.slot)

@@ -46,6 +46,9 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// epoll said readable since the last read that found nothing: only then is the
     /// client socket read (a read per client per pass was mostly EAGAIN syscalls).
     private var clientReadable = true
+    /// epoll reported the client's FIN or hang-up: no more `.peerClose` interest (level-
+    /// triggered, it would fire on every wait), the pump reads the EOF when its turn comes.
+    private var peerCloseSeen = false
     let timer: Reactor.Timer? = nil
     var onClosed: ((TunnelClient) -> Void)?
     /// Why the server refused to open the channel (libssh2's message), if it did.
@@ -60,7 +63,8 @@ final class TunnelClient: SessionChannel, IOHandler {
         self.counters = counters
         counters.activeClients += 1
         counters.totalClients += 1
-        token = loop.register(fd: fd, interest: [], handler: self)
+        // Until its channel is open, hear about the client leaving (a reset ends it).
+        token = loop.register(fd: fd, interest: .peerClose, handler: self)
     }
 
     /// A spare: opens its channel ahead of any client and holds it, unread, until a
@@ -108,8 +112,10 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// half-close (RDHUP) is not an error: the read in the pump sees the EOF once the
     /// buffered bytes ahead of it have gone upstream.
     func handleIO(_ events: IOEvents) {
+        if events.hangup { peerCloseSeen = true }
         if events.readable || events.hangup { clientReadable = true }
         if events.error { perform(machine.onClientError()) }
+        updateInterest()
         session?.schedulePump()
     }
 
@@ -309,11 +315,24 @@ final class TunnelClient: SessionChannel, IOHandler {
         return true
     }
 
+    /// What the client socket must wake us for. While bytes flow and neither direction
+    /// needs the socket, or before the channel is open, only the client leaving (once:
+    /// a FIN is then read in turn, a reset ends the client). Nothing once the channel is
+    /// closing: the loop then leaves the fd out of epoll, whose hang-up reports would
+    /// otherwise wake it on every wait until the server's CLOSE comes.
     private func updateInterest() {
         guard let token else { return }
         var interest: Interest = []
-        if case .open(true, _) = machine.state, !clientEOF, up.count < up.capacity - Self.maxWrite { interest.insert(.read) }
-        if !down.isEmpty { interest.insert(.write) }
+        switch machine.state {
+        case .open(let upstream, _):
+            if upstream, !clientEOF, up.count < up.capacity - Self.maxWrite { interest.insert(.read) }
+            if !down.isEmpty { interest.insert(.write) }
+            if interest.isEmpty && !peerCloseSeen { interest.insert(.peerClose) }
+        case .queued, .opening:
+            if !peerCloseSeen { interest.insert(.peerClose) }
+        case .openAbandoned, .closing, .closed:
+            break
+        }
         loop.setInterest(token, interest)
     }
 

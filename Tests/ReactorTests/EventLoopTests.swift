@@ -78,4 +78,40 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(reader.events, 1)
         XCTAssertEqual(loop.registrationCount, 0)
     }
+
+    /// A hung-up socket whose owner wants nothing from it right now (a tunnel client
+    /// waiting for its channel's close) must not wake the loop: epoll reports EPOLLHUP
+    /// whatever the mask, so with the fd left in the set every wait returned at once and
+    /// the daemon spun at 100% CPU. With no interest the fd is out of the set; asking for
+    /// reads again puts it back and the hang-up is seen.
+    func testHungUpSocketWithNoInterestDoesNotSpinTheLoop() throws {
+        let loop = try EventLoop()
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds), 0)
+        defer { close(fds[0]) }
+        final class Counter: IOHandler {
+            var events = 0
+            var hangups = 0
+            func handleIO(_ e: IOEvents) { events += 1; if e.hangup { hangups += 1 } }
+        }
+        let counter = Counter()
+        let token = loop.register(fd: fds[0], interest: .read, handler: counter)
+        loop.setInterest(token, [])
+        close(fds[1])   // the peer is gone: EPOLLHUP on fds[0] from now on
+        var iterations = 0
+        func tick() {
+            iterations += 1
+            if iterations < 50 { loop.runBeforeSleep(tick) } else { loop.stop() }
+        }
+        loop.runBeforeSleep(tick)   // 50 iterations that poll without sleeping
+        loop.run()
+        XCTAssertEqual(counter.events, 0, "no event for an fd nobody listens to")
+        loop.setInterest(token, .read)
+        loop.schedule(after: .milliseconds(100)) { loop.stop() }
+        loop.run()
+        XCTAssertGreaterThan(counter.hangups, 0, "back in the set, the hang-up is reported")
+        loop.setInterest(token, [])
+        loop.unregister(token)
+        XCTAssertEqual(loop.registrationCount, 0)
+    }
 }
