@@ -73,6 +73,11 @@ extension EnvironmentDetectionTests {
         XCTAssertTrue(forward.stderr.contains("Forwarding from 127.0.0.1:"), forward.stderr)
         let forwardPort = try XCTUnwrap(Int(forward.lastLine.split(separator: ":").last ?? ""))
         XCTAssertTrue(try sshBanner(port: forwardPort).hasPrefix("SSH-2.0-"), "the forward reaches the server's port")
+        let ahead = try cli(["forward", host, "\(Self.sshd!.port)", "--channels-ahead", "2", "--json"])
+        XCTAssertEqual(ahead.status, 0, ahead.stderr)
+        let aheadPort = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(ahead.stdout.utf8)) as? [String: Any])?["local_port"] as? Int)
+        let forwards = try daemon.request("GET", "/api/remote/forwards").json?["forwards"] as? [[String: Any]] ?? []
+        XCTAssertEqual(forwards.first { $0["local_port"] as? Int == aheadPort }?["channels_ahead"] as? Int, 2)
 
         let stop = try cli(["stop", host])
         XCTAssertEqual(stop.status, 0, stop.stderr)
