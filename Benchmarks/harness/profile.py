@@ -53,10 +53,12 @@ def perf_split(data):
 def run_load(load, port_iperf, port_nginx, pid, secs):
     if load.startswith("bulk"):
         x = iperf(port_iperf, secs, load == "bulk-down", pid)
-        return f"{x['mbps']:,.0f} MB/s", f"{x['cpu_per_gb']:.2f} s/GB"
+        return f"{x['mbps']:,.0f} MB/s", f"{x['cpu_per_gb']:.2f} s/GB" if pid else ""
     conns = int(load.split("-x")[1])
     path = "/big" if load.startswith("big") else "/small"
     x = wrk_cpu(f"http://127.0.0.1:{port_nginx}{path}", conns, secs, pid)
+    if not pid:
+        return "", ""
     if path == "/big":
         return f"{x['mbps']:,.0f} MB/s", f"{x['cpu_ms_per_mb']:.2f} ms/MB"
     return f"{x['rps']:,.0f} req/s", f"{x['cpu_us_per_req']:.1f} µs/req"
@@ -79,7 +81,7 @@ def main():
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}; "
              f"{', '.join(f for f in ('aes', 'vaes', 'sha_ni', 'avx2', 'avx512f') if f in flags)}); "
              f"`perf record -g -F {PERF_HZ}` on the daemon during {args.secs} s of each load after a warm-up run; "
-             "one run each, so read the CPU columns (steadier than the rates on a shared machine). "
+             "one run each on a shared machine: this says where the CPU goes; the A/B figures are the bench's interleaved runs (latest.md). "
              "Loads through one generic forward; HTTP from nginx sending each response whole (`tcp_nopush on`).", "",
              "| load | variant | rate | daemon CPU | " + " | ".join(d.strip("[]").split(".so")[0] for d in DSOS)
              + " | other | top named symbols |",

@@ -4,25 +4,16 @@ import XCTest
 /// `channels_ahead` on a generic forward (decisions.md "Forwards"): that many channels
 /// to the target opened before any client, refilled as clients take them; 0 (the
 /// default) keeps the forward transparent (ForwardTests.testGenericForwardOpensNothingAhead).
-final class ForwardChannelsAheadTests: XCTestCase {
-    private var sshd: SSHDFixture!
-    private var daemon: DaemonProcess!
+final class ForwardChannelsAheadTests: ConnectedDaemonTestCase {
     private var echo: EchoServer!
-    private var connectionID = ""
 
     override func setUpWithError() throws {
-        sshd = try SSHDFixture()
-        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+        try super.setUpWithError()
         echo = try EchoServer()
-        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
-                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
-        XCTAssertEqual(r.status, 200, r.text)
-        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
     }
 
     override func tearDown() {
-        daemon = nil
-        sshd = nil
+        super.tearDown()
         echo = nil
     }
 

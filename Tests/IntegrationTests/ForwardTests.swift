@@ -83,27 +83,16 @@ struct StreamChecksum {
     }
 }
 
-final class ForwardTests: XCTestCase {
-    private var sshd: SSHDFixture!
-    private var daemon: DaemonProcess!
+final class ForwardTests: ConnectedDaemonTestCase {
     private var echo: EchoServer!
-    private var connectionID = ""
 
     override func setUpWithError() throws {
-        sshd = try SSHDFixture()
-        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
+        try super.setUpWithError()
         echo = try EchoServer()
-        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
-                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
-        XCTAssertEqual(r.status, 200, r.text)
-        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
     }
 
-    /// XCTest keeps every test case object until the run ends: drop the daemon and the
-    /// sshd now so their processes end with the test.
     override func tearDown() {
-        daemon = nil
-        sshd = nil
+        super.tearDown()
         echo = nil
     }
 

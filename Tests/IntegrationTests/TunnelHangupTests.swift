@@ -7,25 +7,7 @@ import XCTest
 /// EPOLLHUP on every epoll wait whatever the mask; with the fd left in the epoll set the
 /// daemon spun at 100% CPU for as long as the target kept its side open (found after
 /// iperf3 runs through a forward in the benchmarks).
-final class TunnelHangupTests: XCTestCase {
-    private var sshd: SSHDFixture!
-    private var daemon: DaemonProcess!
-    private var connectionID = ""
-
-    override func setUpWithError() throws {
-        sshd = try SSHDFixture()
-        daemon = try DaemonProcess(environment: ["HOME": sshd.home.path])
-        let r = try daemon.request("POST", "/api/remote/connect", json: ["host": "127.0.0.1", "port": sshd.port, "username": sshd.user,
-                                                                          "auth_method": "key", "private_key_path": sshd.ed25519Key])
-        XCTAssertEqual(r.status, 200, r.text)
-        connectionID = try XCTUnwrap(r.json?["connection_id"] as? String)
-    }
-
-    override func tearDown() {
-        daemon = nil
-        sshd = nil
-    }
-
+final class TunnelHangupTests: ConnectedDaemonTestCase {
     func testResetClientWaitingOnAClosedChannelDoesNotSpin() throws {
         // The target: takes the connection and never reads it.
         let (listener, targetPort) = SSHDFixture.listenLoopback(backlog: 4)
