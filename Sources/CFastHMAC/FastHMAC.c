@@ -88,7 +88,7 @@ typedef struct {
 
 rv_hmac_api rv_real_hmac;
 static int enabled = 1;
-static _Atomic uint64_t stat_contexts, stat_macs, stat_pads, stat_passed, stat_pooled;
+static _Atomic uint64_t stat_macs, stat_pads, stat_passed, stat_pooled;
 static pthread_key_t thread_key;
 
 static inline void count(_Atomic uint64_t *counter, uint64_t n) {
@@ -308,7 +308,6 @@ int HMAC_Init_ex(HMAC_CTX *ctx, const void *key, int len, const EVP_MD *md, ENGI
     if (md && md != c->md && (key == NULL || len < 0)) return 0;
     if (key) {
         if (len < 0) return 0;
-        if (c->mode == M_EMPTY) count(&stat_contexts, 1);
         load_pads(c, d, key, (size_t)len);
         c->digest = d;
         if (md) c->md = md;
@@ -414,7 +413,6 @@ int HMAC_CTX_copy(HMAC_CTX *dctx, HMAC_CTX *sctx) {
 
 rv_fasthmac_stats rv_fasthmac_get_stats(void) {
     rv_fasthmac_stats s = {
-        .contexts = atomic_load_explicit(&stat_contexts, memory_order_relaxed),
         .macs = atomic_load_explicit(&stat_macs, memory_order_relaxed),
         .pads_computed = atomic_load_explicit(&stat_pads, memory_order_relaxed),
         .passed_through = atomic_load_explicit(&stat_passed, memory_order_relaxed),

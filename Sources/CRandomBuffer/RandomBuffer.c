@@ -37,7 +37,6 @@ typedef int (*rand_fn)(unsigned char *, int);
 static rand_fn real_rand_bytes;
 static int enabled = 1;
 static pthread_key_t block_key;
-static __thread rand_block *this_block;
 static _Atomic uint64_t stat_served, stat_refills, stat_passed;
 
 static inline void count(_Atomic uint64_t *counter, uint64_t n) {
@@ -52,9 +51,10 @@ static void free_block(void *p) {
 
 // In a child after fork() only the forking thread exists: wipe its inherited block.
 static void forked_child(void) {
-    if (this_block) {
-        OPENSSL_cleanse(this_block->bytes, sizeof this_block->bytes);
-        this_block->pos = this_block->len = 0;
+    rand_block *b = pthread_getspecific(block_key);
+    if (b) {
+        OPENSSL_cleanse(b->bytes, sizeof b->bytes);
+        b->pos = b->len = 0;
     }
 }
 
@@ -66,12 +66,15 @@ __attribute__((constructor)) static void resolve(void) {
     if (pthread_key_create(&block_key, free_block) != 0 || pthread_atfork(NULL, NULL, forked_child) != 0) enabled = 0;
 }
 
+// This thread's block, made on first use. Kept only under the key (as FastHMAC.c keeps
+// its table): once the key's destructor has freed it, a late call on the exiting thread
+// finds none and makes a new one, never the freed one.
 static rand_block *block(void) {
-    if (this_block) return this_block;
-    rand_block *b = calloc(1, sizeof *b);
-    if (!b) return NULL;
-    if (pthread_setspecific(block_key, b) != 0) { free(b); return NULL; }
-    return this_block = b;
+    rand_block *b = pthread_getspecific(block_key);
+    if (b) return b;
+    b = calloc(1, sizeof *b);
+    if (b && pthread_setspecific(block_key, b) != 0) { free(b); b = NULL; }
+    return b;
 }
 
 int RAND_bytes(unsigned char *buf, int num) {

@@ -112,10 +112,14 @@ final class TunnelClient: SessionChannel, IOHandler {
     /// half-close (RDHUP) is not an error: the read in the pump sees the EOF once the
     /// buffered bytes ahead of it have gone upstream.
     func handleIO(_ events: IOEvents) {
-        if events.hangup { peerCloseSeen = true }
         if events.readable || events.hangup { clientReadable = true }
         if events.error { perform(machine.onClientError()) }
-        updateInterest()
+        if events.hangup {
+            // Seen once is enough (level-triggered, it would fire again); a reset may
+            // have ended the client: its socket leaves epoll now, not after the close.
+            peerCloseSeen = true
+            updateInterest()
+        }
         session?.schedulePump()
     }
 

@@ -3,12 +3,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Counters of the keyed-MAC cache (see FastHMAC.c): HMAC contexts it served, MACs it
-/// computed, key pads it computed (one per key and thread, more if slots collide),
+/// Counters of the keyed-MAC cache (see FastHMAC.c): MACs it computed, key pads it
+/// computed (one per key and thread, more if slots collide),
 /// contexts handed to OpenSSL untouched (other digests, engines, the switch off), and
 /// context objects reused from the per-thread pool instead of allocated.
 typedef struct {
-    uint64_t contexts;
     uint64_t macs;
     uint64_t pads_computed;
     uint64_t passed_through;
