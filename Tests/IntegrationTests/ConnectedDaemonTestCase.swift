@@ -23,3 +23,18 @@ class ConnectedDaemonTestCase: XCTestCase {
         sshd = nil
     }
 }
+
+/// The same, with an echo server on loopback as the forwards' target.
+class EchoTargetTestCase: ConnectedDaemonTestCase {
+    var echo: EchoServer!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        echo = try EchoServer()
+    }
+
+    override func tearDown() {
+        super.tearDown()
+        echo = nil
+    }
+}

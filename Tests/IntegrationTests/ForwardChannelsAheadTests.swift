@@ -4,18 +4,7 @@ import XCTest
 /// `channels_ahead` on a generic forward (decisions.md "Forwards"): that many channels
 /// to the target opened before any client, refilled as clients take them; 0 (the
 /// default) keeps the forward transparent (ForwardTests.testGenericForwardOpensNothingAhead).
-final class ForwardChannelsAheadTests: ConnectedDaemonTestCase {
-    private var echo: EchoServer!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        echo = try EchoServer()
-    }
-
-    override func tearDown() {
-        super.tearDown()
-        echo = nil
-    }
+final class ForwardChannelsAheadTests: EchoTargetTestCase {
 
     private func waitFor(_ what: String, seconds: Double = 10, _ condition: () -> Bool) {
         let deadline = Date().addingTimeInterval(seconds)

@@ -83,18 +83,7 @@ struct StreamChecksum {
     }
 }
 
-final class ForwardTests: ConnectedDaemonTestCase {
-    private var echo: EchoServer!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        echo = try EchoServer()
-    }
-
-    override func tearDown() {
-        super.tearDown()
-        echo = nil
-    }
+final class ForwardTests: EchoTargetTestCase {
 
     private func openForward(port: Int? = nil) throws -> (id: String, port: Int) {
         let r = try daemon.request("POST", "/api/remote/forwards", json: ["connection_id": connectionID, "remote_host": "127.0.0.1",
