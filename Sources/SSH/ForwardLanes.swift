@@ -16,6 +16,10 @@ final class ForwardLanes {
     private var extras: [SSHSession] = []
     private var connecting: SSHSession?
     private var growthStopped = false
+    private var growthCheckScheduled = false
+    /// What one more lane costs in time: the latest measured connect of a session of
+    /// this forward (the primary's until a lane has connected).
+    private var laneConnectNs: UInt64
     /// True for the clients of this forward (set by the forward once it exists).
     var owns: (TunnelClient) -> Bool = { _ in false }
     private lazy var idleTimer = loop.makeTimer { [unowned self] in self.closeIdleLanes() }
@@ -24,6 +28,8 @@ final class ForwardLanes {
         self.loop = loop
         self.primary = primary
         self.policy = policy
+        laneConnectNs = primary.connectDurationNs
+        primary.openGrantWatchers[ObjectIdentifier(self)] = { [weak self] in self?.scheduleGrowthCheck() }
     }
 
     /// Sessions connected now: the primary and the extra lanes (for tests and status).
@@ -33,13 +39,30 @@ final class ForwardLanes {
     func sessionForNewClient() -> SSHSession? {
         guard let primary, primary.isReady else { return nil }
         let lanes = [primary] + extras.filter(\.isReady)
-        let depths = lanes.map(\.queuedOpens)
-        if primary.canLogInAgainSilently,
-           policy.shouldGrow(queueDepths: depths, extraLanes: extras.count, connecting: connecting != nil,
-                             growthStopped: growthStopped) {
-            grow(from: primary)
+        let queues = lanes.map(\.openQueue)
+        considerGrowth(primary: primary, queues: queues)
+        return policy.pick(queueDepths: queues.map(\.opens)).map { lanes[$0] }
+    }
+
+    /// Connects another lane when the queues' measured wait calls for one (`LanePolicy`).
+    private func considerGrowth(primary: SSHSession, queues: [LanePolicy.Queue]) {
+        guard primary.canLogInAgainSilently,
+              policy.shouldGrow(queues: queues, laneConnectNs: laneConnectNs, extraLanes: extras.count,
+                                connecting: connecting != nil, growthStopped: growthStopped) else { return }
+        grow(from: primary)
+    }
+
+    /// An open slot was granted on one of the lanes: weigh growth again before the loop
+    /// sleeps (a burst that arrived before any open had ended is judged once one has).
+    private func scheduleGrowthCheck() {
+        guard !growthCheckScheduled else { return }
+        growthCheckScheduled = true
+        loop.runBeforeSleep { [weak self] in
+            guard let self else { return }
+            self.growthCheckScheduled = false
+            guard let primary = self.primary, primary.isReady else { return }
+            self.considerGrowth(primary: primary, queues: ([primary] + self.extras.filter(\.isReady)).map(\.openQueue))
         }
-        return policy.pick(queueDepths: depths).map { lanes[$0] }
     }
 
     private func grow(from primary: SSHSession) {
@@ -52,6 +75,8 @@ final class ForwardLanes {
             case .success:
                 guard let primary = self.primary, primary.isReady else { return lane.disconnect() }
                 self.extras.append(lane)
+                self.laneConnectNs = lane.connectDurationNs
+                lane.openGrantWatchers[ObjectIdentifier(self)] = { [weak self] in self?.scheduleGrowthCheck() }
                 lane.onLost = { [weak self, unowned lane] _ in self?.extras.removeAll { $0 === lane } }
                 lane.onOpenQueueEmpty = { [weak self, weak lane] in
                     guard let self, let lane, lane.isReady else { return }
@@ -97,10 +122,16 @@ final class ForwardLanes {
     /// The forward is closing: every extra lane goes (their clients were shut already).
     func close() {
         loop.disarm(idleTimer)
+        primary?.openGrantWatchers[ObjectIdentifier(self)] = nil
         connecting?.onLost = nil
         connecting?.disconnect()
         connecting = nil
-        for lane in extras { lane.onLost = nil; lane.onOpenQueueEmpty = nil; lane.disconnect() }
+        for lane in extras {
+            lane.onLost = nil
+            lane.onOpenQueueEmpty = nil
+            lane.openGrantWatchers = [:]
+            lane.disconnect()
+        }
         extras = []
         growthStopped = true
     }

@@ -138,6 +138,15 @@ extension SSHSession {
     /// Channel opens waiting or in flight on this session.
     var queuedOpens: Int { channels.reduce(0) { $0 + ($1.needsOpenSlot || $1.isOpening ? 1 : 0) } }
 
+    /// This session's open queue and pace, for the lane decisions.
+    var openQueue: LanePolicy.Queue {
+        var opens = 0, inFlight = false
+        for channel in channels {
+            if channel.isOpening { inFlight = true; opens += 1 } else if channel.needsOpenSlot { opens += 1 }
+        }
+        return LanePolicy.Queue(opens: opens, openTimeNs: openPace.openTimeNs(now: loop.now, openInFlight: inFlight))
+    }
+
     var hasChannels: Bool { !channels.isEmpty }
 
     /// Tunnel clients matching `filter` still waiting for the open slot.

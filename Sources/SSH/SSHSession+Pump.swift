@@ -157,6 +157,8 @@ extension SSHSession {
               let next = channels.first(where: { $0.needsOpenSlot && !($0.wantsWarmChannel && warmPending) })
         else { return .proceed }
         next.grantOpenSlot()
+        openPace.onGrant(now: loop.now, stillWaiting: queuedOpens - 1)
+        for watcher in openGrantWatchers.values { watcher() }
         let result = stepNow(next, s)
         // Opens go one at a time: send this one now, not with the rest of the pass.
         if result == .proceed { flushQueuedOutput() }

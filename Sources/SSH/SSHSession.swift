@@ -86,6 +86,15 @@ public final class SSHSession: IOHandler {
     /// session uses it to take more waiting clients.
     var onOpenQueueEmpty: (() -> Void)?
     var openQueueWasBusy = false
+    /// Told when the pump granted the open slot (a forward weighs its lanes then); keyed
+    /// by the watcher, as several forwards share a connection's session.
+    var openGrantWatchers: [ObjectIdentifier: () -> Void] = [:]
+    /// How long channel opens take here (fed by the pump's grants).
+    var openPace = OpenPace()
+    /// How long connecting and logging in took (loop clock, ns; 0 until ready): what one
+    /// more session to this server costs in time (see `LanePolicy`).
+    private(set) var connectDurationNs: UInt64 = 0
+    private var connectStartedNs: UInt64 = 0
     let readBuffer: UnsafeMutableRawBufferPointer
 
     public init(loop: EventLoop, resolver: Resolver, knownHosts: KnownHosts, target: Target, route: SSHRoute = .direct) {
@@ -143,6 +152,7 @@ public final class SSHSession: IOHandler {
     /// Connects and authenticates; `done` runs once, on the loop thread.
     public func connect(_ done: @escaping (Result<Void, SSHError>) -> Void) {
         onConnect = done
+        connectStartedNs = loop.now
         loop.arm(deadline, after: .milliseconds(target.timeoutMs))
         if case .direct = route { act(machine.onStart()) } else { act(machine.onStartOverStream()) }
     }
@@ -177,6 +187,7 @@ public final class SSHSession: IOHandler {
             drive()
         case .becomeReady:
             loop.disarm(deadline)
+            connectDurationNs = loop.now &- connectStartedNs
             if let session { libssh2_keepalive_config(session, 0, UInt32(keepaliveSeconds)) }
             loop.arm(keepalive, after: .seconds(Double(keepaliveSeconds)))
             agentAuth.close()
@@ -401,6 +412,7 @@ public final class SSHSession: IOHandler {
         guard let login = secondFactor, login.running, case .authenticating = machine.state else { return false }
         guard login.answer(responses) else { return false }
         onConnect = done
+        connectStartedNs = loop.now
         loop.arm(deadline, after: .milliseconds(target.timeoutMs))
         return true
     }

@@ -76,21 +76,30 @@ final class LanePolicyTests: XCTestCase {
         XCTAssertNil(p.pick(queueDepths: []))
     }
 
-    func testGrowsOnlyWhenEveryLaneIsBusyAndThereIsRoom() {
+    func testGrowsOnlyWhenEveryQueueWouldOutlastThreeConnectsAndThereIsRoom() {
         let p = LanePolicy(maxExtraLanes: 2)
-        let deep = LanePolicy.queueDepthToGrow
-        XCTAssertFalse(p.shouldGrow(queueDepths: [deep - 1], extraLanes: 0, connecting: false, growthStopped: false))
-        XCTAssertTrue(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: false, growthStopped: false))
-        XCTAssertFalse(p.shouldGrow(queueDepths: [deep, 0], extraLanes: 1, connecting: false, growthStopped: false),
-                       "a lane with an empty queue takes the next clients")
-        XCTAssertFalse(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: true, growthStopped: false),
-                       "one lane connecting at a time")
-        XCTAssertFalse(p.shouldGrow(queueDepths: [deep, deep, deep], extraLanes: 2, connecting: false, growthStopped: false),
-                       "at the cap")
-        XCTAssertFalse(p.shouldGrow(queueDepths: [deep], extraLanes: 0, connecting: false, growthStopped: true),
-                       "a refused lane stops growth")
-        XCTAssertFalse(LanePolicy(maxExtraLanes: 0).shouldGrow(queueDepths: [1000], extraLanes: 0, connecting: false, growthStopped: false),
-                       "0 turns lanes off")
+        let connect: UInt64 = 60_000_000   // a lane takes 60 ms to connect
+        func q(_ opens: Int, ms: UInt64) -> LanePolicy.Queue { LanePolicy.Queue(opens: opens, openTimeNs: ms * 1_000_000) }
+        func grows(_ queues: [LanePolicy.Queue], extra: Int = 0, connecting: Bool = false, stopped: Bool = false) -> Bool {
+            p.shouldGrow(queues: queues, laneConnectNs: connect, extraLanes: extra, connecting: connecting, growthStopped: stopped)
+        }
+        // 64 opens at 1.2 ms clear in 77 ms: a lane would connect as the burst ends.
+        XCTAssertFalse(grows([q(64, ms: 1)]))
+        XCTAssertFalse(grows([q(180, ms: 1)]), "exactly three connects' worth is not more")
+        XCTAssertTrue(grows([q(181, ms: 1)]))
+        XCTAssertTrue(grows([q(256, ms: 3)]), "256 opens at 3 ms: 768 ms of queue")
+        XCTAssertTrue(grows([q(2, ms: 200)]), "a slow open (a stuck target's age) counts as much as many fast ones")
+        XCTAssertFalse(grows([q(1000, ms: 0)]), "no open measured yet: no grounds to grow")
+        XCTAssertFalse(grows([q(256, ms: 3), q(0, ms: 3)], extra: 1), "a lane with an empty queue takes the next clients")
+        XCTAssertFalse(grows([q(256, ms: 3)], connecting: true), "one lane connecting at a time")
+        XCTAssertFalse(grows([q(256, ms: 3), q(256, ms: 3), q(256, ms: 3)], extra: 2), "at the cap")
+        XCTAssertFalse(grows([q(256, ms: 3)], stopped: true), "a refused lane stops growth")
+        XCTAssertFalse(LanePolicy(maxExtraLanes: 0).shouldGrow(queues: [q(1000, ms: 50)], laneConnectNs: connect, extraLanes: 0,
+                                                              connecting: false, growthStopped: false), "0 turns lanes off")
+        XCTAssertFalse(p.shouldGrow(queues: [q(1000, ms: 50)], laneConnectNs: 0, extraLanes: 0, connecting: false, growthStopped: false),
+                       "no connect time measured: no comparison")
+        XCTAssertTrue(p.shouldGrow(queues: [LanePolicy.Queue(opens: Int.max, openTimeNs: .max)], laneConnectNs: connect, extraLanes: 0,
+                                   connecting: false, growthStopped: false), "a saturating wait still grows")
     }
 
     func testAnIdleLaneTakesHalfAndAtLeastOne() {
@@ -106,5 +115,37 @@ final class LanePolicyTests: XCTestCase {
         XCTAssertEqual(p.handOver(queueDepths: [20, 18]), [8, 6], "each keeps 12; the new lane gets 14")
         XCTAssertEqual(p.handOver(queueDepths: [40, 0]), [27, 0])
         XCTAssertEqual(p.handOver(queueDepths: [1]), [1], "share rounds down")
+    }
+}
+
+final class OpenPaceTests: XCTestCase {
+    private let ms: UInt64 = 1_000_000
+
+    func testBackToBackGrantsMeasureOpens() {
+        var pace = OpenPace()
+        XCTAssertEqual(pace.openTimeNs(now: 0, openInFlight: false), 0, "nothing measured")
+        pace.onGrant(now: 100 * ms, stillWaiting: 3)
+        pace.onGrant(now: 102 * ms, stillWaiting: 2)
+        XCTAssertEqual(pace.meanNs, 2 * ms, "the first sample is the mean")
+        pace.onGrant(now: 106 * ms, stillWaiting: 1)
+        XCTAssertEqual(pace.meanNs, 2_500_000, "then a quarter of each new sample (4 ms): 2 - 0.5 + 1")
+    }
+
+    func testAnIdleGapIsNoSample() {
+        var pace = OpenPace()
+        pace.onGrant(now: 10 * ms, stillWaiting: 0)   // nobody waited behind this open
+        pace.onGrant(now: 5_000 * ms, stillWaiting: 0)
+        XCTAssertEqual(pace.meanNs, 0, "five idle seconds are not an open's time")
+        pace.onGrant(now: 5_001 * ms, stillWaiting: 0)
+        XCTAssertEqual(pace.meanNs, 0)
+    }
+
+    func testTheOpenInFlightBoundsTheTimeFromBelow() {
+        var pace = OpenPace()
+        pace.onGrant(now: 0, stillWaiting: 5)
+        pace.onGrant(now: 1 * ms, stillWaiting: 4)    // mean 1 ms
+        XCTAssertEqual(pace.openTimeNs(now: 1 * ms + 500_000, openInFlight: true), 1 * ms, "younger than the mean")
+        XCTAssertEqual(pace.openTimeNs(now: 301 * ms, openInFlight: true), 300 * ms, "stuck for 300 ms")
+        XCTAssertEqual(pace.openTimeNs(now: 301 * ms, openInFlight: false), 1 * ms, "no open in flight: the mean")
     }
 }
