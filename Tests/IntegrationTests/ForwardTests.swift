@@ -581,7 +581,7 @@ final class ForwardTests: EchoTargetTestCase {
                                     "an extra session logged in with the connection's own key")
         let sessions = try XCTUnwrap(try forwardInfo(port: port)["ssh_sessions"] as? Int)
         XCTAssertGreaterThanOrEqual(sessions, 2, "lanes stay while they are not idle")
-        XCTAssertLessThanOrEqual(sessions, 1 + 3, "at most three extra sessions")
+        XCTAssertLessThanOrEqual(sessions, 1 + 1, "at most one extra session by default")
         // Deleting the forward ends its extra sessions: sshd logs their disconnects.
         let disconnectsBefore = sshd.log.components(separatedBy: "Disconnected from").count
         XCTAssertEqual(try daemon.request("DELETE", "/api/remote/forwards/\(forwardID)").status, 200)
