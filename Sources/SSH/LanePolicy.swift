@@ -39,19 +39,27 @@ public struct LanePolicy: Sendable {
         return best
     }
 
-    /// One lane's open queue: how many opens wait or are in flight, and how long one
-    /// open takes there (`OpenPace`; 0 while unmeasured).
+    /// One lane's open queue: how many opens wait or are in flight, how long one open
+    /// took there on average (`OpenPace`; 0 while unmeasured), and how long the open in
+    /// flight has taken so far.
     public struct Queue: Equatable, Sendable {
         public var opens: Int
         public var openTimeNs: UInt64
-        public init(opens: Int, openTimeNs: UInt64) {
+        public var inFlightAgeNs: UInt64
+        public init(opens: Int, openTimeNs: UInt64, inFlightAgeNs: UInt64 = 0) {
             self.opens = opens
             self.openTimeNs = openTimeNs
+            self.inFlightAgeNs = inFlightAgeNs
         }
 
-        /// The time to clear this queue at its measured pace (saturating).
-        var waitNs: UInt64 {
-            let (w, overflow) = UInt64(max(0, opens)).multipliedReportingOverflow(by: openTimeNs)
+        /// The time to clear this queue (saturating): each open at the measured pace, or
+        /// at the open in flight's age once that exceeds a whole login (`laneConnectNs`):
+        /// an open that slow is stuck (a silent target), and a lane would have been
+        /// ready by now. A younger open's age bounds only its own time, not the queue's:
+        /// the pace does that once opens have completed.
+        func waitNs(laneConnectNs: UInt64) -> UInt64 {
+            let perOpen = inFlightAgeNs > laneConnectNs ? max(openTimeNs, inFlightAgeNs) : openTimeNs
+            let (w, overflow) = UInt64(max(0, opens)).multipliedReportingOverflow(by: perOpen)
             return overflow ? .max : w
         }
     }
@@ -65,7 +73,7 @@ public struct LanePolicy: Sendable {
         guard !connecting, !growthStopped, extraLanes < maxExtraLanes, !queues.isEmpty, laneConnectNs > 0 else { return false }
         let (threshold, overflow) = laneConnectNs.multipliedReportingOverflow(by: Self.waitToConnectRatio)
         guard !overflow else { return false }
-        return queues.allSatisfy { $0.waitNs > threshold }
+        return queues.allSatisfy { $0.waitNs(laneConnectNs: laneConnectNs) > threshold }
     }
 
     /// How many of `waiting` clients a lane with an empty queue takes from the busiest

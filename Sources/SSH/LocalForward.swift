@@ -144,7 +144,8 @@ extension SSHSession {
         for channel in channels {
             if channel.isOpening { inFlight = true; opens += 1 } else if channel.needsOpenSlot { opens += 1 }
         }
-        return LanePolicy.Queue(opens: opens, openTimeNs: openPace.openTimeNs(now: loop.now, openInFlight: inFlight))
+        return LanePolicy.Queue(opens: opens, openTimeNs: openPace.meanNs,
+                                inFlightAgeNs: openPace.inFlightAgeNs(now: loop.now, openInFlight: inFlight))
     }
 
     var hasChannels: Bool { !channels.isEmpty }

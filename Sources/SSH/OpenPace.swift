@@ -1,8 +1,8 @@
 /// How long one channel open takes on a session, as its pump sees it: the time between
 /// two grants of the open slot while others were waiting (the slot passes on the moment
-/// an open ends), and the age of the open in flight, which bounds its time from below
-/// (an open stuck on a silent target has no completed sample to show). A value type
-/// fed by the pump, read by the forward's lane decisions (`LanePolicy`).
+/// an open ends), and the age of the open in flight (an open stuck on a silent target
+/// has no completed sample to show). A value type fed by the pump, read by the
+/// forward's lane decisions (`LanePolicy`).
 struct OpenPace {
     /// The newest sample weighs 1/4 in the running mean: a few opens settle it, one slow
     /// open among a burst of fast ones does not decide it alone.
@@ -25,10 +25,15 @@ struct OpenPace {
         backlogAtLastGrant = stillWaiting > 0
     }
 
-    /// One open's expected time at `now`: the running mean, or the open in flight's age
-    /// if that is longer already; 0 when nothing was ever measured and none is in flight.
-    func openTimeNs(now: UInt64, openInFlight: Bool) -> UInt64 {
-        let age = openInFlight && now > lastGrantNs ? now - lastGrantNs : 0
-        return max(meanNs, age)
+    /// True while the last grant left others waiting: the next grant then measures an open.
+    var measuring: Bool { backlogAtLastGrant }
+
+    /// The queue emptied without a grant (its clients left, or moved to another session):
+    /// the next grant comes after an idle gap and measures nothing.
+    mutating func onQueueEmptied() { backlogAtLastGrant = false }
+
+    /// How long the open in flight has taken so far at `now` (0 when none is).
+    func inFlightAgeNs(now: UInt64, openInFlight: Bool) -> UInt64 {
+        openInFlight && now > lastGrantNs ? now - lastGrantNs : 0
     }
 }

@@ -69,6 +69,7 @@ extension SSHSession {
         pumpChannels()
         uncorkOutput()
         guard isReady else { return }
+        if openPace.measuring && queuedOpens == 0 { openPace.onQueueEmptied() }
         updateInterest(active: !channels.isEmpty || sendOwner != nil)
         if let hook = onOpenQueueEmpty {
             let busy = queuedOpens > 0

@@ -88,8 +88,14 @@ final class LanePolicyTests: XCTestCase {
         XCTAssertFalse(grows([q(180, ms: 1)]), "exactly three connects' worth is not more")
         XCTAssertTrue(grows([q(181, ms: 1)]))
         XCTAssertTrue(grows([q(256, ms: 3)]), "256 opens at 3 ms: 768 ms of queue")
-        XCTAssertTrue(grows([q(2, ms: 200)]), "a slow open (a stuck target's age) counts as much as many fast ones")
         XCTAssertFalse(grows([q(1000, ms: 0)]), "no open measured yet: no grounds to grow")
+        func stuck(_ opens: Int, ageMs: UInt64, meanMs: UInt64 = 0) -> LanePolicy.Queue {
+            LanePolicy.Queue(opens: opens, openTimeNs: meanMs * 1_000_000, inFlightAgeNs: ageMs * 1_000_000)
+        }
+        XCTAssertTrue(grows([stuck(40, ageMs: 61)]), "an open in flight longer than a login is stuck: 40 behind it wait 2.4 s")
+        XCTAssertFalse(grows([stuck(63, ageMs: 10)]), "a first open of 10 ms says nothing yet (it would make 630 ms)")
+        XCTAssertFalse(grows([stuck(2, ageMs: 61, meanMs: 1)]), "stuck, but only one waits behind it: 122 ms")
+        XCTAssertTrue(grows([stuck(200, ageMs: 10, meanMs: 1)]), "the measured pace alone: 200 ms")
         XCTAssertFalse(grows([q(256, ms: 3), q(0, ms: 3)], extra: 1), "a lane with an empty queue takes the next clients")
         XCTAssertFalse(grows([q(256, ms: 3)], connecting: true), "one lane connecting at a time")
         XCTAssertFalse(grows([q(256, ms: 3), q(256, ms: 3), q(256, ms: 3)], extra: 2), "at the cap")
@@ -123,7 +129,8 @@ final class OpenPaceTests: XCTestCase {
 
     func testBackToBackGrantsMeasureOpens() {
         var pace = OpenPace()
-        XCTAssertEqual(pace.openTimeNs(now: 0, openInFlight: false), 0, "nothing measured")
+        XCTAssertEqual(pace.meanNs, 0, "nothing measured")
+        XCTAssertEqual(pace.inFlightAgeNs(now: 5 * ms, openInFlight: false), 0)
         pace.onGrant(now: 100 * ms, stillWaiting: 3)
         pace.onGrant(now: 102 * ms, stillWaiting: 2)
         XCTAssertEqual(pace.meanNs, 2 * ms, "the first sample is the mean")
@@ -140,12 +147,22 @@ final class OpenPaceTests: XCTestCase {
         XCTAssertEqual(pace.meanNs, 0)
     }
 
-    func testTheOpenInFlightBoundsTheTimeFromBelow() {
+    func testAQueueThatEmptiedWithoutAGrantIsNoSample() {
+        var pace = OpenPace()
+        pace.onGrant(now: 0, stillWaiting: 5)
+        XCTAssertTrue(pace.measuring)
+        pace.onQueueEmptied()                      // the five moved to another session
+        XCTAssertFalse(pace.measuring)
+        pace.onGrant(now: 740 * ms, stillWaiting: 0)
+        XCTAssertEqual(pace.meanNs, 0, "740 ms of nobody waiting is not an open's time")
+    }
+
+    func testTheOpenInFlightsAgeIsTheTimeSinceItsGrant() {
         var pace = OpenPace()
         pace.onGrant(now: 0, stillWaiting: 5)
         pace.onGrant(now: 1 * ms, stillWaiting: 4)    // mean 1 ms
-        XCTAssertEqual(pace.openTimeNs(now: 1 * ms + 500_000, openInFlight: true), 1 * ms, "younger than the mean")
-        XCTAssertEqual(pace.openTimeNs(now: 301 * ms, openInFlight: true), 300 * ms, "stuck for 300 ms")
-        XCTAssertEqual(pace.openTimeNs(now: 301 * ms, openInFlight: false), 1 * ms, "no open in flight: the mean")
+        XCTAssertEqual(pace.inFlightAgeNs(now: 301 * ms, openInFlight: true), 300 * ms, "stuck for 300 ms")
+        XCTAssertEqual(pace.inFlightAgeNs(now: 301 * ms, openInFlight: false), 0, "none in flight")
+        XCTAssertEqual(pace.meanNs, 1 * ms, "an open in flight is no sample")
     }
 }
