@@ -8,21 +8,21 @@
 /// server give more opens in flight.
 public struct LanePolicy: Sendable {
     /// Extra sessions per forward at most. Each lane shortens a burst but keeps costing
-    /// for as long as its clients stay: one more sshd serving a share of them with less
-    /// batching. Measured on loopback (2026-12-01, AMD EPYC, 100-byte requests, wrk's
-    /// opening burst each run), one lane / three lanes / none: 256 clients p99 155 / 95 /
-    /// 400 ms with sshd's CPU per request 37 / 41 / 33 µs and req/s 1.01x / 0.97x / 0.96x
-    /// `ssh -L`; 500 clients p99 728 / 392 / 1,470 ms at 0.96x / 0.83x / 0.99x. One lane
-    /// takes most of the tail off for little of the cost.
+    /// for as long as its clients stay: one more sshd serving a share of them, at more
+    /// CPU per request for the server. Measured on loopback (2026-12-01, AMD EPYC,
+    /// 100-byte requests, wrk's opening burst each run), one lane / three lanes / none:
+    /// 256 clients p99 155 / 95 / 400 ms with sshd's CPU per request 37 / 41 / 33 µs and
+    /// req/s 1.01x / 0.97x / 0.96x `ssh -L`; 500 clients p99 728 / 392 / 1,470 ms at
+    /// 0.96x / 0.83x / 0.99x. One lane takes most of the tail off for little of the cost.
     public static let defaultMaxExtraLanes = 1
     /// A lane is connected only when every lane's queue would take this many times as
     /// long to clear as a lane takes to connect. A lane that connects after time C halves
     /// the rest of a queue W: it saves (W - C) / 2 of waiting, more than its own C only
     /// when W > 3C. Below that it would arrive as the burst ends and only cost: one more
-    /// login, and on the server one more sshd serving a share of the clients with less
-    /// batching (measured on loopback, 64 clients of 100-byte requests: sshd's CPU per
-    /// request 40 µs on one session, 54 on two, 60 on four; a 64-client burst cleared in
-    /// ~85 ms on one session while a lane took 80-97 ms to connect under that load).
+    /// login, and on the server one more sshd serving a share of the clients (measured on
+    /// loopback, 64 clients of 100-byte requests: sshd's CPU per request 40 µs on one
+    /// session, 54 on two, 60 on four; a 64-client burst cleared in ~85 ms on one session
+    /// while a lane took 80-97 ms to connect under that load).
     public static let waitToConnectRatio: UInt64 = 3
 
     public let maxExtraLanes: Int
