@@ -29,8 +29,16 @@ final class ForwardLanes {
         self.primary = primary
         self.policy = policy
         laneConnectNs = primary.connectDurationNs
-        primary.openGrantWatchers[ObjectIdentifier(self)] = { [weak self] in self?.scheduleGrowthCheck() }
+        watchGrants(on: primary)
     }
+
+    /// Every open granted on `session` makes this forward weigh its lanes again.
+    private func watchGrants(on session: SSHSession) {
+        session.openGrantWatchers[ObjectIdentifier(self)] = { [weak self] in self?.scheduleGrowthCheck() }
+    }
+
+    /// The sessions new clients may go to now: the primary, then the ready lanes.
+    private func readyLanes(_ primary: SSHSession) -> [SSHSession] { [primary] + extras.filter(\.isReady) }
 
     /// Sessions connected now: the primary and the extra lanes (for tests and status).
     var sessionCount: Int { (primary?.isReady == true ? 1 : 0) + extras.count }
@@ -38,7 +46,7 @@ final class ForwardLanes {
     /// The session a new client should open its channel on; nil when the connection is gone.
     func sessionForNewClient() -> SSHSession? {
         guard let primary, primary.isReady else { return nil }
-        let lanes = [primary] + extras.filter(\.isReady)
+        let lanes = readyLanes(primary)
         let queues = lanes.map(\.openQueue)
         considerGrowth(primary: primary, queues: queues)
         return policy.pick(queueDepths: queues.map(\.opens)).map { lanes[$0] }
@@ -61,7 +69,7 @@ final class ForwardLanes {
             guard let self else { return }
             self.growthCheckScheduled = false
             guard let primary = self.primary, primary.isReady else { return }
-            self.considerGrowth(primary: primary, queues: ([primary] + self.extras.filter(\.isReady)).map(\.openQueue))
+            self.considerGrowth(primary: primary, queues: self.readyLanes(primary).map(\.openQueue))
         }
     }
 
@@ -76,7 +84,7 @@ final class ForwardLanes {
                 guard let primary = self.primary, primary.isReady else { return lane.disconnect() }
                 self.extras.append(lane)
                 self.laneConnectNs = lane.connectDurationNs
-                lane.openGrantWatchers[ObjectIdentifier(self)] = { [weak self] in self?.scheduleGrowthCheck() }
+                self.watchGrants(on: lane)
                 lane.onLost = { [weak self, unowned lane] _ in self?.extras.removeAll { $0 === lane } }
                 lane.onOpenQueueEmpty = { [weak self, weak lane] in
                     guard let self, let lane, lane.isReady else { return }

@@ -135,15 +135,21 @@ extension SSHSession {
         schedulePump()
     }
 
-    /// Channel opens waiting or in flight on this session.
-    var queuedOpens: Int { channels.reduce(0) { $0 + ($1.needsOpenSlot || $1.isOpening ? 1 : 0) } }
-
-    /// This session's open queue and pace, for the lane decisions.
-    var openQueue: LanePolicy.Queue {
+    /// Channel opens waiting or in flight on this session, and whether one is in flight.
+    private var openCounts: (opens: Int, inFlight: Bool) {
         var opens = 0, inFlight = false
         for channel in channels {
             if channel.isOpening { inFlight = true; opens += 1 } else if channel.needsOpenSlot { opens += 1 }
         }
+        return (opens, inFlight)
+    }
+
+    /// Channel opens waiting or in flight on this session.
+    var queuedOpens: Int { openCounts.opens }
+
+    /// This session's open queue and pace, for the lane decisions.
+    var openQueue: LanePolicy.Queue {
+        let (opens, inFlight) = openCounts
         return LanePolicy.Queue(opens: opens, openTimeNs: openPace.meanNs,
                                 inFlightAgeNs: openPace.inFlightAgeNs(now: loop.now, openInFlight: inFlight))
     }

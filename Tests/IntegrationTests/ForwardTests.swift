@@ -502,8 +502,6 @@ final class ForwardTests: EchoTargetTestCase {
     /// A loopback listener that never accepts, its accept queue already full: the kernel
     /// drops further SYNs, so sshd's connect to it (a channel open) hangs until the
     /// listener closes and the next SYN retry is refused (about a second later).
-    /// A loopback port whose accept queue is full: a connect to it neither completes nor
-    /// fails, so a channel open to it stays in flight until this closes.
     final class StuckTarget {
         let fd: Int32
         let port: Int
